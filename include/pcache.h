@@ -1,0 +1,187 @@
+/*
+ * pcache.h -- libpcache, a constructed-object cache with per-CPU magazines.
+ *
+ * Copyright (c) 2026 The libpcache developers.  BSD-2-Clause; see LICENSE.
+ *
+ * An object cache hands out fixed-size objects that stay constructed while
+ * they sit in the cache: the constructor runs when an object leaves the
+ * slab layer, the destructor when it goes back there.  Between the two,
+ * objects travel through per-CPU magazines and a global depot, so that a
+ * get/put pair on a warm cache touches only the calling CPU's state.
+ *
+ * Thread safety: every call may be made from any thread at any time, except
+ * that pcache_destroy() must not race with other calls on the same cache.
+ * No call is async-signal-safe.
+ */
+#ifndef PCACHE_H
+#define PCACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(PCACHE_BUILDING) && (defined(__GNUC__) || defined(__clang__))
+#define PCACHE_API __attribute__((visibility("default")))
+#else
+#define PCACHE_API
+#endif
+
+typedef struct pcache pcache_t;
+
+/*
+ * Constructor: turns raw memory into a constructed object.  Returns 0, or
+ * an errno value; on error the raw object goes back to the slab layer and
+ * pcache_get() fails with that errno.  `flags` are the caller's get flags.
+ */
+typedef int  (*pcache_ctor_fn)(void *arg, void *obj, int flags);
+
+/* Destructor: undoes the constructor.  Must not fail. */
+typedef void (*pcache_dtor_fn)(void *arg, void *obj);
+
+/*
+ * Backing page allocator, as pool_allocator(9).  alloc() returns `size`
+ * bytes aligned to `size` (size is always `pagesize`), or NULL; it gets the
+ * caller's get flags.  free() takes back what alloc() returned.
+ * `pagesize` is the slab size: a power of two of at least 4096, or 0 for
+ * the library default (4096).
+ */
+struct pcache_allocator {
+	void  *(*alloc)(void *ctx, size_t size, int flags);
+	void   (*free)(void *ctx, void *mem, size_t size);
+	size_t   pagesize;
+	void    *ctx;
+};
+
+struct pcache_config {
+	size_t   size;          /* object size, > 0 */
+	size_t   align;         /* 0, or a power of two */
+	unsigned flags;         /* PCACHE_NOCPU, PCACHE_DEBUG */
+	pcache_ctor_fn ctor;    /* may be NULL */
+	pcache_dtor_fn dtor;    /* may be NULL */
+	void    *arg;           /* passed to ctor and dtor */
+	const struct pcache_allocator *allocator; /* NULL: built-in mmap one */
+};
+
+/* Flags for pcache_get() and pcache_get_bulk(). */
+#define PCACHE_WAITOK	0	/* may sleep while the hard limit is reached */
+#define PCACHE_NOWAIT	0x1	/* never sleeps; EAGAIN at the hard limit */
+
+/* Creation flags (cfg.flags). */
+#define PCACHE_NOCPU	0x1	/* no per-CPU layer: every call uses the depot */
+#define PCACHE_DEBUG	0x2	/* checked mode (also PCACHE_DEBUG=1 in the environment) */
+
+struct pcache_stats {
+	size_t   objsize;       /* bytes per object as laid out */
+	uint64_t gets, puts;    /* successful calls (bulk calls count each object) */
+	uint64_t cpu_hits;      /* gets served from a per-CPU magazine */
+	uint64_t ctor_calls, dtor_calls;
+	uint64_t in_use;        /* objects handed out and not put back */
+	uint64_t cached_cpu;    /* constructed objects in per-CPU magazines */
+	uint64_t cached_depot;  /* constructed objects in depot magazines */
+	uint64_t slabs;         /* slabs held from the allocator */
+	uint64_t bytes;         /* bytes held from the allocator */
+	/* Additions to the contract's fields. */
+	uint64_t slab_free;     /* raw objects on slab free lists */
+	uint64_t depot_full;    /* full magazines in the depot */
+	uint64_t depot_empty;   /* empty magazines in the depot */
+	uint64_t magsize;       /* objects per magazine */
+	uint64_t hardlimit_waits; /* times a get slept or failed at the hard limit */
+};
+
+/*
+ * pcache_create: make a cache of cfg->size-byte objects.
+ * Returns the cache, or NULL with errno EINVAL (size 0, align not a power
+ * of two, unknown flags, an allocator without alloc/free or with a bad
+ * pagesize, an object too large for the slab) or ENOMEM.  `name` is copied
+ * (truncated to 31 bytes) and appears in every abort message.
+ */
+PCACHE_API pcache_t *pcache_create(const char *name, const struct pcache_config *cfg);
+
+/*
+ * pcache_destroy: destruct every cached object and give all memory back.
+ * Returns 0, or EBUSY (and changes nothing) while objects are handed out.
+ * NULL is a no-op returning 0.  No other call may use the cache meanwhile.
+ */
+PCACHE_API int pcache_destroy(pcache_t *pc);
+
+/*
+ * pcache_get: a constructed object, or NULL with errno ENOMEM (the
+ * allocator failed), EAGAIN (hard limit reached and PCACHE_NOWAIT), or the
+ * constructor's error.  With PCACHE_WAITOK a get at the hard limit sleeps
+ * until another thread puts an object back.
+ */
+PCACHE_API void *pcache_get(pcache_t *pc, int flags);
+
+/*
+ * pcache_put: give back a constructed object; it stays constructed while
+ * cached.  NULL is a no-op.  A pointer that is not an object of this cache
+ * aborts the process with a message naming the cache and the pointer.
+ */
+PCACHE_API void pcache_put(pcache_t *pc, void *obj);
+
+/*
+ * pcache_get_bulk: fill objs[0..n-1] with constructed objects and return 0,
+ * or return -1 with errno as pcache_get() and hand out nothing.
+ * pcache_put_bulk: as n calls of pcache_put(); NULL entries are skipped.
+ */
+PCACHE_API int  pcache_get_bulk(pcache_t *pc, void **objs, size_t n, int flags);
+PCACHE_API void pcache_put_bulk(pcache_t *pc, void *const *objs, size_t n);
+
+/*
+ * pcache_invalidate: destruct every object that sat in any CPU's magazines
+ * or in the depot when the call began, and return it to the slab layer.
+ * Objects handed out are untouched.  Safe while other threads get and put;
+ * once it returns no get hands out an object that was cached when it began.
+ */
+PCACHE_API void pcache_invalidate(pcache_t *pc);
+
+/*
+ * pcache_invalidate_local: the same for the magazines of the CPU the
+ * caller runs on.  The depot and other CPUs are untouched.  If another
+ * thread is inside those magazines (the caller was preempted or migrated),
+ * the call waits for it to leave them, then drains them.
+ */
+PCACHE_API void pcache_invalidate_local(pcache_t *pc);
+
+/*
+ * pcache_reclaim: free the depot's magazines that were not needed since the
+ * last reclaim (destructing their objects), then give wholly free slabs back
+ * to the allocator, keeping the low water mark.  Returns the bytes given back.
+ */
+PCACHE_API size_t pcache_reclaim(pcache_t *pc);
+
+/* Keep at least n objects' worth of slabs.  0, or EINVAL for a NULL cache. */
+PCACHE_API int pcache_set_lowat(pcache_t *pc, size_t n);
+
+/*
+ * Give empty slabs back at once while more than n raw objects sit free in
+ * the slab layer (default: keep them until pcache_reclaim()).  0 or EINVAL.
+ */
+PCACHE_API int pcache_set_hiwat(pcache_t *pc, size_t n);
+
+/*
+ * At most n objects out of the slab layer at once (handed out plus cached);
+ * 0 removes the limit.  0 or EINVAL.
+ */
+PCACHE_API int pcache_set_hardlimit(pcache_t *pc, size_t n);
+
+/* Preallocate slabs so that n raw objects sit free.  0, EINVAL or ENOMEM. */
+PCACHE_API int pcache_prime(pcache_t *pc, size_t n);
+
+/*
+ * Fill *st.  Exact when no other thread uses the cache; otherwise each
+ * figure is a recent value.  0, or EINVAL for a NULL argument.
+ */
+PCACHE_API int pcache_get_stats(pcache_t *pc, struct pcache_stats *st);
+
+/* Number of per-CPU slots: the highest CPU number the system has, plus one. */
+PCACHE_API unsigned pcache_cpu_count(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PCACHE_H */

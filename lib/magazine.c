@@ -1,0 +1,306 @@
+/*
+ * magazine.c -- magazines and the depot.
+ *
+ * Copyright (c) 2026 The libpcache developers.  BSD-2-Clause; see LICENSE.
+ *
+ * A magazine is a stack of constructed objects.  The depot keeps lists of
+ * full and empty magazines that CPUs exchange whole (Bonwick and Adams,
+ * "Magazines and Vmem", USENIX 2001), and one loose magazine through which
+ * single objects pass when a CPU's slot is busy or the cache has no CPU
+ * layer.  Every depot field is under d->lock.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "pcache_impl.h"
+
+/*
+ * The magazine that is not there: empty for a get (n == 0) and full for a
+ * put (n == cap == 0), so the fast paths need no NULL test.  Never written.
+ */
+pc_mag_t pc_mag_none = { NULL, 0, 0 };
+
+/*
+ * pc_mag_capacity: objects per magazine for an object size.  Small objects
+ * get big magazines: the depot lock is taken once per magazine, and a
+ * magazine of small objects caches little memory.  The one place a resize
+ * policy would change.
+ */
+unsigned
+pc_mag_capacity(size_t objsize)
+{
+	if (objsize <= 256)
+		return 64;
+	if (objsize <= 1024)
+		return 32;
+	if (objsize <= 4096)
+		return 16;
+	return 8;
+}
+
+/* pc_mag_alloc: a new empty magazine for this cache, or NULL.  No locks. */
+pc_mag_t *
+pc_mag_alloc(const pcache_t *pc)
+{
+	pc_mag_t *m = malloc(sizeof(*m) + pc->magsize * sizeof(void *));
+
+	if (m != NULL) {
+		m->next = NULL;
+		m->n = 0;
+		m->cap = pc->magsize;
+	}
+	return m;
+}
+
+/*
+ * pc_mag_destroy_chain: destruct the objects of a chain of magazines and
+ * free the magazines.  No locks held.
+ */
+void
+pc_mag_destroy_chain(pcache_t *pc, pc_mag_t *chain)
+{
+	while (chain != NULL) {
+		pc_mag_t *next = chain->next;
+		pc_obj_destroy_many(pc, chain->objs, chain->n);
+		free(chain);
+		chain = next;
+	}
+}
+
+/* pc_depot_init: an empty depot.  Returns 0 or the mutex error. */
+int
+pc_depot_init(pcache_t *pc)
+{
+	pc_depot_t *d = &pc->depot;
+
+	d->full = d->empty = NULL;
+	d->nfull = d->nempty = d->nfull_min = d->nempty_min = 0;
+	d->loose = &pc_mag_none;
+	d->gets = d->puts = 0;
+	return pthread_mutex_init(&d->lock, NULL);
+}
+
+/* pc_depot_fini: free the depot's (empty) magazines.  Nobody else uses it. */
+void
+pc_depot_fini(pcache_t *pc)
+{
+	pc_depot_t *d = &pc->depot;
+
+	pc_mag_destroy_chain(pc, d->full);
+	pc_mag_destroy_chain(pc, d->empty);
+	if (d->loose != &pc_mag_none) {
+		d->loose->next = NULL;
+		pc_mag_destroy_chain(pc, d->loose);
+	}
+	d->full = d->empty = NULL;
+	d->loose = &pc_mag_none;
+	pthread_mutex_destroy(&d->lock);
+}
+
+/*
+ * pc_depot_take_full, pc_depot_take_empty: unlink a magazine from a list,
+ * or NULL.  The low water mark of the list's length feeds pc_depot_trim().
+ * d->lock held.
+ */
+pc_mag_t *
+pc_depot_take_full(pc_depot_t *d)
+{
+	pc_mag_t *m = d->full;
+
+	if (m != NULL) {
+		d->full = m->next;
+		if (--d->nfull < d->nfull_min)
+			d->nfull_min = d->nfull;
+	}
+	return m;
+}
+
+pc_mag_t *
+pc_depot_take_empty(pc_depot_t *d)
+{
+	pc_mag_t *m = d->empty;
+
+	if (m != NULL) {
+		d->empty = m->next;
+		if (--d->nempty < d->nempty_min)
+			d->nempty_min = d->nempty;
+	}
+	return m;
+}
+
+/* pc_depot_give_full, pc_depot_give_empty: push a magazine.  d->lock held. */
+void
+pc_depot_give_full(pc_depot_t *d, pc_mag_t *m)
+{
+	m->next = d->full;
+	d->full = m;
+	d->nfull++;
+}
+
+void
+pc_depot_give_empty(pc_depot_t *d, pc_mag_t *m)
+{
+	m->next = d->empty;
+	d->empty = m;
+	d->nempty++;
+}
+
+/*
+ * pc_depot_get: one constructed object from the depot (the loose magazine,
+ * refilled from the full list), or NULL when the depot holds none.  Takes
+ * d->lock.
+ */
+void *
+pc_depot_get(pcache_t *pc)
+{
+	pc_depot_t *d = &pc->depot;
+	void *obj = NULL;
+
+	pthread_mutex_lock(&d->lock);
+	pc_mag_t *m = d->loose;
+	if (m->n == 0) {
+		pc_mag_t *f = pc_depot_take_full(d);
+		if (f != NULL) {
+			if (m != &pc_mag_none)
+				pc_depot_give_empty(d, m);
+			d->loose = m = f;
+		}
+	}
+	if (m->n > 0) {
+		obj = m->objs[--m->n];
+		d->gets++;
+	}
+	pthread_mutex_unlock(&d->lock);
+	return obj;
+}
+
+/*
+ * pc_depot_put: put one constructed object in the depot's loose magazine,
+ * exchanging a full one for an empty one as needed.  When no magazine can
+ * be had the object is destructed instead.  Wakes hard-limit sleepers.
+ * Takes d->lock; allocates without it.
+ */
+void
+pc_depot_put(pcache_t *pc, void *obj)
+{
+	pc_depot_t *d = &pc->depot;
+
+	for (;;) {
+		pthread_mutex_lock(&d->lock);
+		pc_mag_t *m = d->loose;
+		if (m->n == m->cap) {
+			pc_mag_t *e = pc_depot_take_empty(d);
+			if (e != NULL) {
+				if (m != &pc_mag_none)
+					pc_depot_give_full(d, m);
+				d->loose = m = e;
+			}
+		}
+		if (m->n < m->cap) {
+			m->objs[m->n++] = obj;
+			d->puts++;
+			/* Relaxed: d->lock orders it against a sleeper's scan. */
+			bool wake = atomic_load_explicit(&pc->hl_waiters,
+			    memory_order_relaxed) != 0;
+			pthread_mutex_unlock(&d->lock);
+			if (wake)
+				pc_hardlimit_wake(pc);
+			return;
+		}
+		pthread_mutex_unlock(&d->lock);
+
+		pc_mag_t *e = pc_mag_alloc(pc);
+		if (e == NULL) {
+			/* Relaxed: a statistic. */
+			atomic_fetch_add_explicit(&pc->slow_puts, 1,
+			    memory_order_relaxed);
+			pc_obj_destroy_many(pc, &obj, 1);
+			return;
+		}
+		pthread_mutex_lock(&d->lock);
+		pc_depot_give_empty(d, e);
+		pthread_mutex_unlock(&d->lock);
+	}
+}
+
+/*
+ * pc_depot_detach_locked: take every constructed object out of the depot,
+ * as a chain of magazines for the caller to destroy.  d->lock held.
+ */
+pc_mag_t *
+pc_depot_detach_locked(pc_depot_t *d)
+{
+	pc_mag_t *chain = d->full;
+
+	d->full = NULL;
+	d->nfull = d->nfull_min = 0;
+	if (d->loose->n > 0) {
+		d->loose->next = chain;
+		chain = d->loose;
+		d->loose = &pc_mag_none;
+	}
+	return chain;
+}
+
+/*
+ * pc_depot_cached_locked: constructed objects in the depot.  d->lock held.
+ */
+uint64_t
+pc_depot_cached_locked(const pc_depot_t *d)
+{
+	uint64_t n = d->loose->n;
+
+	for (const pc_mag_t *m = d->full; m != NULL; m = m->next)
+		n += m->n;
+	return n;
+}
+
+/*
+ * pc_depot_recycle: give back to the empty list the magazines of a chain
+ * that pc_depot_detach_locked() returned, once their objects are gone.
+ * Takes d->lock.
+ */
+void
+pc_depot_recycle(pcache_t *pc, pc_mag_t *chain)
+{
+	pc_depot_t *d = &pc->depot;
+
+	pthread_mutex_lock(&d->lock);
+	while (chain != NULL) {
+		pc_mag_t *next = chain->next;
+		chain->n = 0;
+		pc_depot_give_empty(d, chain);
+		chain = next;
+	}
+	pthread_mutex_unlock(&d->lock);
+}
+
+/*
+ * pc_depot_trim: free the magazines that sat unused in the depot since the
+ * last trim (the smallest length each list had meanwhile), destructing the
+ * objects of the full ones.  Takes d->lock; destructs without it.
+ */
+void
+pc_depot_trim(pcache_t *pc)
+{
+	pc_depot_t *d = &pc->depot;
+	pc_mag_t *full = NULL, *empty = NULL;
+
+	pthread_mutex_lock(&d->lock);
+	for (size_t n = d->nfull_min; n > 0; n--) {
+		pc_mag_t *m = pc_depot_take_full(d);
+		m->next = full;
+		full = m;
+	}
+	for (size_t n = d->nempty_min; n > 0; n--) {
+		pc_mag_t *m = pc_depot_take_empty(d);
+		m->next = empty;
+		empty = m;
+	}
+	d->nfull_min = d->nfull;
+	d->nempty_min = d->nempty;
+	pthread_mutex_unlock(&d->lock);
+
+	pc_mag_destroy_chain(pc, full);
+	pc_mag_destroy_chain(pc, empty);
+}

@@ -1,0 +1,399 @@
+/*
+ * pcache.c -- the public calls other than the get/put fast path: creation,
+ * destruction, invalidation, reclaim, limits and statistics.
+ *
+ * Copyright (c) 2026 The libpcache developers.  BSD-2-Clause; see LICENSE.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pcache_impl.h"
+
+/*
+ * pcache_create: see pcache.h.  Checks the configuration, lays out the
+ * slabs, and sets up the depot and (unless PCACHE_NOCPU) the CPU slots.
+ */
+pcache_t *
+pcache_create(const char *name, const struct pcache_config *cfg)
+{
+	pcache_t *pc;
+	int error;
+
+	if (cfg == NULL || cfg->size == 0 ||
+	    (cfg->align & (cfg->align - 1)) != 0 ||
+	    (cfg->flags & ~(unsigned)(PCACHE_NOCPU | PCACHE_DEBUG)) != 0) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if ((pc = calloc(1, sizeof(*pc))) == NULL) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	snprintf(pc->name, sizeof(pc->name), "%s", name != NULL ? name : "");
+	pc->flags = cfg->flags | (pc_env_debug() ? PCACHE_DEBUG : 0);
+	pc->ctor = cfg->ctor;
+	pc->dtor = cfg->dtor;
+	pc->arg = cfg->arg;
+	if ((error = pc_slab_init(pc, cfg)) != 0) {
+		free(pc);
+		errno = error;
+		return NULL;
+	}
+	pc->magsize = pc_mag_capacity(pc->objsize);
+	pc->ncpu = pc_topo_ncpu();
+	if (pthread_mutex_init(&pc->slab_lock, NULL) != 0)
+		goto fail_slab;
+	if (pthread_mutex_init(&pc->hl_lock, NULL) != 0)
+		goto fail_hl;
+	if (pthread_cond_init(&pc->hl_cv, NULL) != 0)
+		goto fail_cv;
+	if (pc_depot_init(pc) != 0)
+		goto fail_depot;
+	if ((pc->flags & PCACHE_NOCPU) == 0 && pc_cpu_init(pc) != 0)
+		goto fail_cpu;
+	return pc;
+
+fail_cpu:
+	pc_depot_fini(pc);
+fail_depot:
+	pthread_cond_destroy(&pc->hl_cv);
+fail_cv:
+	pthread_mutex_destroy(&pc->hl_lock);
+fail_hl:
+	pthread_mutex_destroy(&pc->slab_lock);
+fail_slab:
+	free(pc);
+	errno = ENOMEM;
+	return NULL;
+}
+
+/*
+ * lock_all, unlock_all: every CPU slot in index order, then the depot.
+ * The fixed order keeps two sweepers from deadlocking; a thread on the
+ * fast path holds one slot at most and may wait only for the depot, which
+ * a sweeper takes last.
+ */
+static void
+lock_all(pcache_t *pc)
+{
+	for (unsigned i = 0; pc->slots != NULL && i < pc->ncpu; i++)
+		pc_slot_lock(&pc->slots[i]);
+	pthread_mutex_lock(&pc->depot.lock);
+}
+
+static void
+unlock_all(pcache_t *pc)
+{
+	pthread_mutex_unlock(&pc->depot.lock);
+	for (unsigned i = 0; pc->slots != NULL && i < pc->ncpu; i++)
+		pc_slot_unlock(&pc->slots[i]);
+}
+
+/*
+ * detach_all_locked: every constructed object in the cache layer, as a
+ * chain of magazines.  lock_all() held.
+ */
+static pc_mag_t *
+detach_all_locked(pcache_t *pc)
+{
+	pc_mag_t *chain = pc_depot_detach_locked(&pc->depot);
+
+	for (unsigned i = 0; pc->slots != NULL && i < pc->ncpu; i++)
+		chain = pc_slot_detach_locked(&pc->slots[i], chain);
+	return chain;
+}
+
+/*
+ * flush_chain: destruct the objects of a detached chain, then give its
+ * magazines to the depot's empty list for reuse.  No lock held.
+ */
+static void
+flush_chain(pcache_t *pc, pc_mag_t *chain)
+{
+	for (pc_mag_t *m = chain; m != NULL; m = m->next)
+		pc_obj_destroy_many(pc, m->objs, m->n);
+	pc_depot_recycle(pc, chain);
+}
+
+/*
+ * pcache_invalidate: see pcache.h.  All slots and the depot are held at
+ * once while the objects are detached, so no object can slip from a part
+ * not yet drained into one already drained: the set detached is exactly
+ * what was cached at one instant after the call began, which includes
+ * everything cached when it began and not since handed out.  The
+ * destructors run after every lock is dropped.
+ */
+void
+pcache_invalidate(pcache_t *pc)
+{
+	lock_all(pc);
+	pc_mag_t *chain = detach_all_locked(pc);
+	unlock_all(pc);
+	flush_chain(pc, chain);
+}
+
+/*
+ * pcache_invalidate_local: see pcache.h.  Waits for the slot of the
+ * caller's current CPU, which a preempted or migrated thread may hold.
+ */
+void
+pcache_invalidate_local(pcache_t *pc)
+{
+	if (pc->slots == NULL)
+		return;
+	pc_slot_t *s = &pc->slots[pc_cpu_current(pc)];
+
+	pc_slot_lock(s);
+	pc_mag_t *chain = pc_slot_detach_locked(s, NULL);
+	pc_slot_unlock(s);
+	flush_chain(pc, chain);
+}
+
+/*
+ * pcache_destroy: see pcache.h.  Holds every lock while counting, so that
+ * EBUSY leaves the cache exactly as it was.
+ */
+int
+pcache_destroy(pcache_t *pc)
+{
+	if (pc == NULL)
+		return 0;
+	lock_all(pc);
+	uint64_t cached = pc_depot_cached_locked(&pc->depot);
+	for (unsigned i = 0; pc->slots != NULL && i < pc->ncpu; i++)
+		cached += pc_slot_cached_locked(&pc->slots[i]);
+	pthread_mutex_lock(&pc->slab_lock);
+	size_t nout = pc->nout;
+	pthread_mutex_unlock(&pc->slab_lock);
+	if (nout > cached) {
+		unlock_all(pc);
+		return EBUSY;
+	}
+	pc_mag_t *chain = detach_all_locked(pc);
+	unlock_all(pc);
+	pc_mag_destroy_chain(pc, chain);
+
+	pc_cpu_fini(pc);
+	pc_depot_fini(pc);
+	pc_slab_fini(pc);
+	pthread_cond_destroy(&pc->hl_cv);
+	pthread_mutex_destroy(&pc->hl_lock);
+	pthread_mutex_destroy(&pc->slab_lock);
+	free(pc);
+	return 0;
+}
+
+/*
+ * pc_hardlimit_wake: tell sleepers at the hard limit that an object came
+ * back.  Called, with no lock held, by whoever put an object somewhere a
+ * sleeper looks (a slot, the depot, the slab layer) after seeing
+ * hl_waiters non-zero while still holding that place's lock.  Takes hl_lock.
+ */
+void
+pc_hardlimit_wake(pcache_t *pc)
+{
+	pthread_mutex_lock(&pc->hl_lock);
+	pc->hl_seq++;
+	pthread_cond_broadcast(&pc->hl_cv);
+	pthread_mutex_unlock(&pc->hl_lock);
+}
+
+/*
+ * get_anywhere: one constructed object from the depot, the slab layer, or
+ * (at the hard limit) another CPU's magazines.  NULL with *errp as for
+ * pc_obj_create().  No lock held.
+ */
+static void *
+get_anywhere(pcache_t *pc, int flags, int *errp)
+{
+	void *obj = pc_depot_get(pc);	/* counted by the depot */
+
+	if (obj != NULL)
+		return obj;
+	obj = pc_obj_create(pc, flags, errp);
+	if (obj == NULL && *errp == PC_EHARDLIMIT)
+		obj = pc_cpu_steal(pc);
+	if (obj != NULL) {
+		/* Relaxed: a statistic. */
+		atomic_fetch_add_explicit(&pc->slow_gets, 1, memory_order_relaxed);
+	}
+	return obj;
+}
+
+/*
+ * pc_get_slow: a get the caller's slot could not serve.  At the hard limit
+ * a PCACHE_WAITOK caller sleeps until a put or a limit change.  The sleeper
+ * announces itself in hl_waiters before it looks again; a putter reads
+ * hl_waiters under the lock of the place it put the object, so either the
+ * sleeper's look finds the object or the putter sees the sleeper and bumps
+ * hl_seq, which the sleeper checks before it waits.
+ */
+void *
+pc_get_slow(pcache_t *pc, int flags)
+{
+	int error = 0;
+	void *obj = get_anywhere(pc, flags, &error);
+
+	if (obj != NULL)
+		return obj;
+	if (error != PC_EHARDLIMIT) {
+		errno = error;
+		return NULL;
+	}
+	/* Relaxed: a statistic. */
+	atomic_fetch_add_explicit(&pc->hl_waits, 1, memory_order_relaxed);
+	if (flags & PCACHE_NOWAIT) {
+		errno = EAGAIN;
+		return NULL;
+	}
+	/* Seq_cst: ordered before the scans below (see the comment above). */
+	atomic_fetch_add(&pc->hl_waiters, 1);
+	for (;;) {
+		pthread_mutex_lock(&pc->hl_lock);
+		uint64_t seq = pc->hl_seq;
+		pthread_mutex_unlock(&pc->hl_lock);
+
+		if ((obj = get_anywhere(pc, flags, &error)) != NULL ||
+		    error != PC_EHARDLIMIT)
+			break;
+		pthread_mutex_lock(&pc->hl_lock);
+		while (pc->hl_seq == seq)
+			pthread_cond_wait(&pc->hl_cv, &pc->hl_lock);
+		pthread_mutex_unlock(&pc->hl_lock);
+	}
+	/* Relaxed: leaving needs no ordering; a spurious wake-up is harmless. */
+	atomic_fetch_sub_explicit(&pc->hl_waiters, 1, memory_order_relaxed);
+	if (obj == NULL)
+		errno = error;
+	return obj;
+}
+
+/*
+ * pcache_get_bulk: see pcache.h.  All or nothing: on failure the objects
+ * already taken go back through pcache_put().
+ */
+int
+pcache_get_bulk(pcache_t *pc, void **objs, size_t n, int flags)
+{
+	for (size_t i = 0; i < n; i++) {
+		if ((objs[i] = pcache_get(pc, flags)) == NULL) {
+			int error = errno;
+			pcache_put_bulk(pc, objs, i);
+			errno = error;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* pcache_put_bulk: see pcache.h. */
+void
+pcache_put_bulk(pcache_t *pc, void *const *objs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		pcache_put(pc, objs[i]);
+}
+
+/*
+ * pcache_reclaim: see pcache.h.  Depot first, since freeing its magazines
+ * can empty slabs that the slab pass then gives back.
+ */
+size_t
+pcache_reclaim(pcache_t *pc)
+{
+	pc_depot_trim(pc);
+	return pc_slab_reclaim(pc);
+}
+
+/*
+ * set_limit: store one of the slab layer's limits under slab_lock and wake
+ * hard-limit sleepers, who re-check.  0 or EINVAL.
+ */
+static int
+set_limit(pcache_t *pc, size_t *field, size_t n)
+{
+	if (pc == NULL)
+		return EINVAL;
+	pthread_mutex_lock(&pc->slab_lock);
+	*field = n;
+	pthread_mutex_unlock(&pc->slab_lock);
+	pc_hardlimit_wake(pc);
+	return 0;
+}
+
+int
+pcache_set_lowat(pcache_t *pc, size_t n)
+{
+	return pc == NULL ? EINVAL : set_limit(pc, &pc->lowat, n);
+}
+
+int
+pcache_set_hiwat(pcache_t *pc, size_t n)
+{
+	return pc == NULL ? EINVAL : set_limit(pc, &pc->hiwat, n);
+}
+
+int
+pcache_set_hardlimit(pcache_t *pc, size_t n)
+{
+	return pc == NULL ? EINVAL : set_limit(pc, &pc->hardlimit, n);
+}
+
+/* pcache_prime: see pcache.h. */
+int
+pcache_prime(pcache_t *pc, size_t n)
+{
+	return pc == NULL ? EINVAL : pc_slab_prime(pc, n);
+}
+
+/*
+ * pcache_get_stats: see pcache.h.  Takes each slot, then the depot, then
+ * the slab lock, one at a time.
+ */
+int
+pcache_get_stats(pcache_t *pc, struct pcache_stats *st)
+{
+	if (pc == NULL || st == NULL)
+		return EINVAL;
+	memset(st, 0, sizeof(*st));
+	st->objsize = pc->objsize;
+	st->magsize = pc->magsize;
+	for (unsigned i = 0; pc->slots != NULL && i < pc->ncpu; i++) {
+		pc_slot_t *s = &pc->slots[i];
+		pc_slot_lock(s);
+		st->gets += s->gets;
+		st->puts += s->puts;
+		st->cpu_hits += s->hits;
+		st->cached_cpu += pc_slot_cached_locked(s);
+		pc_slot_unlock(s);
+	}
+	pthread_mutex_lock(&pc->depot.lock);
+	st->gets += pc->depot.gets;
+	st->puts += pc->depot.puts;
+	st->cached_depot = pc_depot_cached_locked(&pc->depot);
+	st->depot_full = pc->depot.nfull;
+	st->depot_empty = pc->depot.nempty;
+	pthread_mutex_unlock(&pc->depot.lock);
+	pthread_mutex_lock(&pc->slab_lock);
+	st->slabs = pc->nslabs;
+	st->bytes = (uint64_t)pc->nslabs * pc->slabsize;
+	st->slab_free = pc->nfree;
+	pthread_mutex_unlock(&pc->slab_lock);
+	/* Relaxed: statistics. */
+	st->gets += atomic_load_explicit(&pc->slow_gets, memory_order_relaxed);
+	st->puts += atomic_load_explicit(&pc->slow_puts, memory_order_relaxed);
+	st->ctor_calls = atomic_load_explicit(&pc->ctor_calls, memory_order_relaxed);
+	st->dtor_calls = atomic_load_explicit(&pc->dtor_calls, memory_order_relaxed);
+	st->hardlimit_waits = atomic_load_explicit(&pc->hl_waits, memory_order_relaxed);
+	st->in_use = st->gets > st->puts ? st->gets - st->puts : 0;
+	return 0;
+}
+
+/* pcache_cpu_count: see pcache.h. */
+unsigned
+pcache_cpu_count(void)
+{
+	return pc_topo_ncpu();
+}

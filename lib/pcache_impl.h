@@ -1,0 +1,214 @@
+/*
+ * pcache_impl.h -- libpcache internals shared by the layers in lib/.
+ *
+ * Copyright (c) 2026 The libpcache developers.  BSD-2-Clause; see LICENSE.
+ *
+ * Layers, from the bottom:
+ *   pagemap.c   address -> slab map, read without locks
+ *   slab.c      slabs from the backing allocator, raw objects, ctor/dtor
+ *   magazine.c  magazines and the depot (full/empty lists, one loose magazine)
+ *   percpu.c    per-CPU slots: the get/put fast path and slot draining
+ *   topology.c  CPUs, NUMA nodes and binding (hwloc)
+ *   debug.c     abort messages
+ *   pcache.c    the public calls that are not the fast path
+ *
+ * Lock order: slot lock -> depot lock -> slab lock.  The hard-limit lock is
+ * taken with no other lock held.  Constructors and destructors run with no
+ * lock held.
+ */
+#ifndef PCACHE_IMPL_H
+#define PCACHE_IMPL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pcache.h"
+
+#if defined(__GNUC__) || defined(__clang__)
+#define PC_LIKELY(x)	__builtin_expect(!!(x), 1)
+#define PC_UNLIKELY(x)	__builtin_expect(!!(x), 0)
+#define PC_NOINLINE	__attribute__((noinline))
+#define PC_NORETURN	__attribute__((noreturn))
+#define PC_PRINTF(a, b)	__attribute__((format(printf, a, b)))
+#else
+#define PC_LIKELY(x)	(x)
+#define PC_UNLIKELY(x)	(x)
+#define PC_NOINLINE
+#define PC_NORETURN	_Noreturn
+#define PC_PRINTF(a, b)
+#endif
+
+#define PC_CACHELINE	64
+#define PC_NAMELEN	32
+#define PC_MIN_SLAB	4096		/* also the page map's granularity */
+#define PC_PAGE_SHIFT	12
+#define PC_MAX_SLAB_OBJS 65535		/* free indices are uint16_t */
+#define PC_NBUCKETS	4		/* partial-slab fullness buckets */
+#define PC_EHARDLIMIT	(-1)		/* internal: the hard limit refused a get */
+
+/*
+ * A slab: one allocator page cut into objects.  The header sits at the
+ * start of the page for small objects and in malloc'd memory (off-slab)
+ * for objects of 1/8 of a slab or more.  Free objects are kept as a stack
+ * of indices in the header, so a free object's memory is never written.
+ */
+struct pc_slab {
+	pcache_t	*pc;		/* owning cache, for the put check */
+	char		*base;		/* the allocator's page */
+	char		*objbase;	/* first object */
+	struct pc_slab	*next, *prev;	/* on the list pc->slabs[list] */
+	uint16_t	 nfree;		/* entries in freeidx[] */
+	uint16_t	 list;		/* PC_LIST_* index */
+	uint16_t	 freeidx[];	/* stack of free object indices */
+};
+
+/* Slab lists: full, PC_NBUCKETS partial buckets (fullest first), empty. */
+#define PC_LIST_FULL	0
+#define PC_LIST_EMPTY	(PC_NBUCKETS + 1)
+#define PC_NLISTS	(PC_NBUCKETS + 2)
+
+/* A magazine: a stack of constructed objects. */
+typedef struct pc_mag {
+	struct pc_mag	*next;		/* on a depot list */
+	unsigned	 n;		/* objects held */
+	unsigned	 cap;		/* slots in objs[]; 0 for pc_mag_none */
+	void		*objs[];	/* pc->magsize slots */
+} pc_mag_t;
+
+/*
+ * The depot: full and empty magazines, and one loose magazine through which
+ * single objects pass when a CPU slot is busy or the cache has no CPU layer.
+ * The *_min figures are the smallest list lengths seen since the last
+ * reclaim: that many magazines were not needed and may be freed.
+ */
+typedef struct pc_depot {
+	pthread_mutex_t	 lock;
+	pc_mag_t	*full, *empty;
+	size_t		 nfull, nempty;
+	size_t		 nfull_min, nempty_min;
+	pc_mag_t	*loose;		/* never NULL after creation */
+	uint64_t	 gets, puts;	/* single objects through `loose` */
+} pc_depot_t;
+
+/*
+ * A per-CPU slot.  `lock` excludes every other thread from the magazines;
+ * the owner takes it with a try-lock and goes to the depot when it is busy.
+ * The counters are written only with the lock held.
+ */
+typedef struct pc_slot {
+	_Alignas(PC_CACHELINE) atomic_int lock;
+	pc_mag_t	*loaded, *prev;
+	uint64_t	 gets, puts, hits;
+} pc_slot_t;
+
+struct pcache {
+	/* Read-mostly: set at creation. */
+	size_t		 objsize;	/* size rounded up to align */
+	size_t		 align;
+	size_t		 slabsize;
+	unsigned	 slab_nobj;
+	uint64_t	 objsize_div;	/* ceil(2^64 / objsize), for the put check */
+	unsigned	 flags;
+	unsigned	 magsize;
+	unsigned	 ncpu;
+	bool		 offslab;
+	size_t		 slab_hdrsize;	/* header bytes, off-slab or not */
+	size_t		 slab_first;	/* offset of object 0, before colour */
+	size_t		 colour_max, colour_step;
+	pcache_ctor_fn	 ctor;
+	pcache_dtor_fn	 dtor;
+	void		*arg;
+	struct pcache_allocator alloc;
+	char		 name[PC_NAMELEN];
+
+	pc_slot_t	*slots;		/* ncpu slots, cache-line aligned */
+
+	pc_depot_t	 depot;
+
+	/* Slab layer, under slab_lock. */
+	pthread_mutex_t	 slab_lock;
+	struct pc_slab	*slabs[PC_NLISTS];
+	size_t		 nslabs;
+	size_t		 nout;		/* objects out of the slab layer */
+	size_t		 nfree;		/* raw objects on slab free lists */
+	size_t		 lowat, hiwat, hardlimit;
+	size_t		 colour_next;
+
+	/* Hard-limit sleepers. */
+	pthread_mutex_t	 hl_lock;
+	pthread_cond_t	 hl_cv;
+	uint64_t	 hl_seq;	/* bumped by every wake-up, under hl_lock */
+	atomic_uint	 hl_waiters;	/* see pc_hardlimit_wake() */
+
+	/* Slow-path counters; relaxed atomics, read only for stats. */
+	atomic_uint_fast64_t ctor_calls, dtor_calls;
+	atomic_uint_fast64_t hl_waits;
+	atomic_uint_fast64_t slow_gets;	/* gets served straight from the slab layer */
+	atomic_uint_fast64_t slow_puts;	/* puts that went straight to the slab layer */
+};
+
+/* pagemap.c */
+int		 pc_pagemap_insert(struct pc_slab *sl, size_t size);
+void		 pc_pagemap_remove(const struct pc_slab *sl, size_t size);
+struct pc_slab	*pc_pagemap_lookup(const void *addr);
+
+/* slab.c */
+int		 pc_slab_init(pcache_t *pc, const struct pcache_config *cfg);
+void		*pc_slab_get(pcache_t *pc, int flags, int *errp);
+void		 pc_slab_put(pcache_t *pc, void *obj);
+void		 pc_slab_put_many(pcache_t *pc, void *const *objs, size_t n);
+void		*pc_obj_create(pcache_t *pc, int flags, int *errp);
+void		 pc_obj_destroy_many(pcache_t *pc, void *const *objs, size_t n);
+size_t		 pc_slab_reclaim(pcache_t *pc);
+int		 pc_slab_prime(pcache_t *pc, size_t n);
+void		 pc_slab_fini(pcache_t *pc);
+void		 pc_obj_check(pcache_t *pc, const void *obj);
+
+/* magazine.c */
+extern pc_mag_t	 pc_mag_none;	/* stands in for a missing magazine: empty and full */
+unsigned	 pc_mag_capacity(size_t objsize);
+pc_mag_t	*pc_mag_alloc(const pcache_t *pc);
+int		 pc_depot_init(pcache_t *pc);
+void		 pc_depot_fini(pcache_t *pc);
+pc_mag_t	*pc_depot_take_full(pc_depot_t *d);
+pc_mag_t	*pc_depot_take_empty(pc_depot_t *d);
+void		 pc_depot_give_full(pc_depot_t *d, pc_mag_t *m);
+void		 pc_depot_give_empty(pc_depot_t *d, pc_mag_t *m);
+void		*pc_depot_get(pcache_t *pc);
+void		 pc_depot_put(pcache_t *pc, void *obj);
+pc_mag_t	*pc_depot_detach_locked(pc_depot_t *d);
+void		 pc_depot_recycle(pcache_t *pc, pc_mag_t *chain);
+void		 pc_depot_trim(pcache_t *pc);
+void		 pc_mag_destroy_chain(pcache_t *pc, pc_mag_t *chain);
+uint64_t	 pc_depot_cached_locked(const pc_depot_t *d);
+
+/* percpu.c */
+int		 pc_cpu_init(pcache_t *pc);
+void		 pc_cpu_fini(pcache_t *pc);
+unsigned	 pc_cpu_current(const pcache_t *pc);
+void		 pc_slot_lock(pc_slot_t *s);
+void		 pc_slot_unlock(pc_slot_t *s);
+pc_mag_t	*pc_slot_detach_locked(pc_slot_t *s, pc_mag_t *chain);
+uint64_t	 pc_slot_cached_locked(const pc_slot_t *s);
+void		*pc_cpu_steal(pcache_t *pc);
+
+/* pcache.c */
+void		*pc_get_slow(pcache_t *pc, int flags);
+void		 pc_hardlimit_wake(pcache_t *pc);
+
+/* topology.c */
+unsigned	 pc_topo_ncpu(void);
+int		 pc_topo_cpu_node(unsigned cpu);
+int		 pc_topo_allowed_cpus(unsigned *cpus, unsigned max);
+int		 pc_topo_bind_thread(unsigned cpu);
+int		 pc_topo_unbind_thread(void);
+
+/* debug.c */
+PC_NORETURN void pc_panic(const pcache_t *pc, const void *obj,
+    const char *fmt, ...) PC_PRINTF(3, 4);
+bool		 pc_env_debug(void);
+
+#endif /* PCACHE_IMPL_H */

@@ -1,0 +1,504 @@
+/*
+ * slab.c -- the slab layer: pages from the backing allocator, cut into
+ * objects, and the constructor/destructor boundary.
+ *
+ * Copyright (c) 2026 The libpcache developers.  BSD-2-Clause; see LICENSE.
+ *
+ * Everything here runs under pc->slab_lock except the allocator calls and
+ * the ctor/dtor, which run with no lock held so that a slow allocator or
+ * constructor (a hypercall, say) never stalls other CPUs.
+ *
+ * Partial slabs sit in PC_NBUCKETS buckets by fullness and allocation takes
+ * from the fullest bucket first, so that lightly used slabs drain and can be
+ * given back: the cheap cousin of libumem's fullness-sorted tree.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "pcache_impl.h"
+
+#define PC_DEFAULT_ALIGN 16
+#define PC_MAX_SLAB	((size_t)1 << 30)
+#define PC_AUTO_SLAB_MAX ((size_t)1 << 20)
+
+/*
+ * builtin_alloc: `size` bytes of fresh anonymous memory aligned to `size`,
+ * or NULL.  Maps twice the size and trims both ends when the system page
+ * is smaller than the slab.
+ */
+static void *
+builtin_alloc(void *ctx, size_t size, int flags)
+{
+	(void)ctx;
+	(void)flags;
+	size_t pgsz = (size_t)sysconf(_SC_PAGESIZE);
+	size_t len = size <= pgsz ? size : 2 * size;
+	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	if (len == size)
+		return p;
+	char *aligned = (char *)(((uintptr_t)p + size - 1) & ~(uintptr_t)(size - 1));
+	if (aligned > p)
+		munmap(p, (size_t)(aligned - p));
+	if (aligned + size < p + len)
+		munmap(aligned + size, (size_t)(p + len - (aligned + size)));
+	return aligned;
+}
+
+/* builtin_free: unmap what builtin_alloc() returned. */
+static void
+builtin_free(void *ctx, void *mem, size_t size)
+{
+	(void)ctx;
+	munmap(mem, size);
+}
+
+static bool
+is_pow2(size_t x)
+{
+	return x != 0 && (x & (x - 1)) == 0;
+}
+
+/*
+ * pc_slab_init: lay out the cache's slabs from the configuration, which
+ * pcache_create() has checked for size and alignment.  Chooses the slab
+ * size (the allocator's page, or for the built-in allocator the smallest
+ * power of two holding eight objects), on- or off-slab headers, the
+ * objects per slab and the colour range.  Returns 0 or EINVAL.
+ */
+int
+pc_slab_init(pcache_t *pc, const struct pcache_config *cfg)
+{
+	size_t align = cfg->align ? cfg->align :
+	    (cfg->size >= PC_DEFAULT_ALIGN ? PC_DEFAULT_ALIGN : sizeof(void *));
+
+	if (align < sizeof(void *))
+		align = sizeof(void *);
+	if (cfg->size > PC_MAX_SLAB || align > PC_MAX_SLAB)
+		return EINVAL;
+	pc->align = align;
+	pc->objsize = (cfg->size + align - 1) & ~(align - 1);
+
+	if (cfg->allocator != NULL) {
+		const struct pcache_allocator *a = cfg->allocator;
+
+		if (a->alloc == NULL || a->free == NULL)
+			return EINVAL;
+		if (a->pagesize != 0 && (!is_pow2(a->pagesize) ||
+		    a->pagesize < PC_MIN_SLAB || a->pagesize > PC_MAX_SLAB))
+			return EINVAL;
+		pc->alloc = *a;
+		pc->slabsize = a->pagesize ? a->pagesize : PC_MIN_SLAB;
+	} else {
+		pc->alloc = (struct pcache_allocator){ builtin_alloc,
+		    builtin_free, 0, NULL };
+		pc->slabsize = PC_MIN_SLAB;
+		while (pc->slabsize < 8 * pc->objsize &&
+		    pc->slabsize < PC_AUTO_SLAB_MAX)
+			pc->slabsize <<= 1;
+		while (pc->slabsize < pc->objsize)
+			pc->slabsize <<= 1;
+		pc->alloc.pagesize = pc->slabsize;
+	}
+	if (pc->objsize > pc->slabsize || align > pc->slabsize)
+		return EINVAL;
+
+	/* Big objects: a header in the slab would waste most of an object. */
+	pc->offslab = pc->objsize >= pc->slabsize / 8;
+	size_t first;			/* offset of object 0 before colouring */
+	size_t nobj;
+	if (pc->offslab) {
+		nobj = pc->slabsize / pc->objsize;
+		if (nobj > PC_MAX_SLAB_OBJS)
+			nobj = PC_MAX_SLAB_OBJS;
+		first = 0;
+	} else {
+		nobj = (pc->slabsize - sizeof(struct pc_slab)) /
+		    (pc->objsize + sizeof(uint16_t));
+		if (nobj > PC_MAX_SLAB_OBJS)
+			nobj = PC_MAX_SLAB_OBJS;
+		for (;;) {
+			first = (sizeof(struct pc_slab) + nobj * sizeof(uint16_t) +
+			    align - 1) & ~(align - 1);
+			if (first + nobj * pc->objsize <= pc->slabsize)
+				break;
+			nobj--;
+		}
+	}
+	pc->slab_nobj = (unsigned)nobj;
+	pc->slab_hdrsize = sizeof(struct pc_slab) + nobj * sizeof(uint16_t);
+	pc->slab_first = first;
+
+	size_t spare = pc->slabsize - first - nobj * pc->objsize;
+	pc->colour_step = align > PC_CACHELINE ? align : PC_CACHELINE;
+	pc->colour_max = spare - spare % pc->colour_step;
+	pc->objsize_div = UINT64_MAX / pc->objsize + 1;
+	pc->hiwat = SIZE_MAX;
+	return 0;
+}
+
+/*
+ * slab_bucket: the list a slab belongs on for its number of free objects.
+ * The fullest partial slabs (fewest free) land in the lowest bucket.
+ */
+static unsigned
+slab_bucket(const pcache_t *pc, unsigned nfree)
+{
+	if (nfree == 0)
+		return PC_LIST_FULL;
+	if (nfree == pc->slab_nobj)
+		return PC_LIST_EMPTY;
+	return 1 + (unsigned)(((size_t)(nfree - 1) * PC_NBUCKETS) / pc->slab_nobj);
+}
+
+/* slab_unlink, slab_link: list maintenance.  Called with slab_lock held. */
+static void
+slab_unlink(pcache_t *pc, struct pc_slab *sl)
+{
+	if (sl->prev != NULL)
+		sl->prev->next = sl->next;
+	else
+		pc->slabs[sl->list] = sl->next;
+	if (sl->next != NULL)
+		sl->next->prev = sl->prev;
+}
+
+static void
+slab_link(pcache_t *pc, struct pc_slab *sl, unsigned list)
+{
+	sl->list = (uint16_t)list;
+	sl->prev = NULL;
+	sl->next = pc->slabs[list];
+	if (sl->next != NULL)
+		sl->next->prev = sl;
+	pc->slabs[list] = sl;
+}
+
+/* slab_relist: move a slab whose free count changed.  slab_lock held. */
+static void
+slab_relist(pcache_t *pc, struct pc_slab *sl)
+{
+	unsigned list = slab_bucket(pc, sl->nfree);
+
+	if (list != sl->list) {
+		slab_unlink(pc, sl);
+		slab_link(pc, sl, list);
+	}
+}
+
+/*
+ * slab_create: a new, wholly free slab from the allocator, not yet on any
+ * list, or NULL (ENOMEM).  No lock held.  `colour` offsets the objects.
+ */
+static struct pc_slab *
+slab_create(pcache_t *pc, int flags, size_t colour)
+{
+	char *mem = pc->alloc.alloc(pc->alloc.ctx, pc->slabsize, flags);
+	struct pc_slab *sl;
+
+	if (mem == NULL)
+		return NULL;
+	if (((uintptr_t)mem & (pc->slabsize - 1)) != 0)
+		pc_panic(pc, mem, "allocator returned a page not aligned to %zu",
+		    pc->slabsize);
+	if (pc->offslab) {
+		if ((sl = malloc(pc->slab_hdrsize)) == NULL)
+			goto fail;
+	} else
+		sl = (struct pc_slab *)mem;
+	sl->pc = pc;
+	sl->base = mem;
+	sl->objbase = mem + pc->slab_first + colour;
+	sl->next = sl->prev = NULL;
+	sl->nfree = (uint16_t)pc->slab_nobj;
+	sl->list = PC_LIST_EMPTY;
+	/* Pop order 0, 1, 2...: consecutive gets touch consecutive memory. */
+	for (unsigned i = 0; i < pc->slab_nobj; i++)
+		sl->freeidx[i] = (uint16_t)(pc->slab_nobj - 1 - i);
+	if (pc_pagemap_insert(sl, pc->slabsize) != 0) {
+		if (pc->offslab)
+			free(sl);
+		goto fail;
+	}
+	return sl;
+fail:
+	pc->alloc.free(pc->alloc.ctx, mem, pc->slabsize);
+	return NULL;
+}
+
+/* slab_release: unmap and free a slab taken off every list.  No lock held. */
+static void
+slab_release(pcache_t *pc, struct pc_slab *sl)
+{
+	char *mem = sl->base;
+
+	pc_pagemap_remove(sl, pc->slabsize);
+	if (pc->offslab)
+		free(sl);
+	pc->alloc.free(pc->alloc.ctx, mem, pc->slabsize);
+}
+
+/*
+ * slab_add: account a fresh slab and put it on the empty list.  slab_lock
+ * held.  Takes the next colour for the following slab.
+ */
+static void
+slab_add(pcache_t *pc, struct pc_slab *sl)
+{
+	slab_link(pc, sl, PC_LIST_EMPTY);
+	pc->nslabs++;
+	pc->nfree += pc->slab_nobj;
+}
+
+/* slab_next_colour: the colour for the next slab.  slab_lock held. */
+static size_t
+slab_next_colour(pcache_t *pc)
+{
+	size_t c = pc->colour_next;
+
+	pc->colour_next = c + pc->colour_step > pc->colour_max ? 0 :
+	    c + pc->colour_step;
+	return c;
+}
+
+/*
+ * pc_slab_get: a raw object out of the slab layer, or NULL with *errp set
+ * to ENOMEM (allocator failed) or PC_EHARDLIMIT.  Takes slab_lock; calls
+ * the allocator without it.
+ */
+void *
+pc_slab_get(pcache_t *pc, int flags, int *errp)
+{
+	struct pc_slab *sl;
+
+	pthread_mutex_lock(&pc->slab_lock);
+	for (;;) {
+		if (pc->hardlimit != 0 && pc->nout >= pc->hardlimit) {
+			pthread_mutex_unlock(&pc->slab_lock);
+			*errp = PC_EHARDLIMIT;
+			return NULL;
+		}
+		sl = NULL;
+		for (unsigned l = 1; l <= PC_LIST_EMPTY && sl == NULL; l++)
+			sl = pc->slabs[l];
+		if (sl != NULL)
+			break;
+		size_t colour = slab_next_colour(pc);
+		pthread_mutex_unlock(&pc->slab_lock);
+		if ((sl = slab_create(pc, flags, colour)) == NULL) {
+			*errp = ENOMEM;
+			return NULL;
+		}
+		pthread_mutex_lock(&pc->slab_lock);
+		slab_add(pc, sl);
+	}
+	unsigned idx = sl->freeidx[--sl->nfree];
+	slab_relist(pc, sl);
+	pc->nout++;
+	pc->nfree--;
+	pthread_mutex_unlock(&pc->slab_lock);
+	return sl->objbase + (size_t)idx * pc->objsize;
+}
+
+/*
+ * pc_slab_put_many: return n raw objects to their slabs.  Empty slabs
+ * beyond the high water mark are given back to the allocator.  Wakes
+ * hard-limit sleepers.  Takes slab_lock; frees slabs without it.
+ */
+void
+pc_slab_put_many(pcache_t *pc, void *const *objs, size_t n)
+{
+	struct pc_slab *gone = NULL;
+
+	pthread_mutex_lock(&pc->slab_lock);
+	for (size_t i = 0; i < n; i++) {
+		struct pc_slab *sl = pc_pagemap_lookup(objs[i]);
+		size_t idx = (size_t)((char *)objs[i] - sl->objbase) / pc->objsize;
+
+		sl->freeidx[sl->nfree++] = (uint16_t)idx;
+		pc->nout--;
+		pc->nfree++;
+		slab_relist(pc, sl);
+		if (sl->nfree == pc->slab_nobj && pc->nfree > pc->hiwat &&
+		    (pc->nslabs - 1) * pc->slab_nobj >= pc->lowat) {
+			slab_unlink(pc, sl);
+			pc->nslabs--;
+			pc->nfree -= pc->slab_nobj;
+			sl->next = gone;
+			gone = sl;
+		}
+	}
+	/* Relaxed: slab_lock orders this load against a sleeper's increment. */
+	bool wake = atomic_load_explicit(&pc->hl_waiters, memory_order_relaxed) != 0;
+	pthread_mutex_unlock(&pc->slab_lock);
+
+	while (gone != NULL) {
+		struct pc_slab *next = gone->next;
+		slab_release(pc, gone);
+		gone = next;
+	}
+	if (wake)
+		pc_hardlimit_wake(pc);
+}
+
+/* pc_slab_put: pc_slab_put_many() for one object. */
+void
+pc_slab_put(pcache_t *pc, void *obj)
+{
+	pc_slab_put_many(pc, &obj, 1);
+}
+
+/*
+ * pc_obj_create: an object leaving the slab layer, constructed.  NULL with
+ * *errp = ENOMEM, PC_EHARDLIMIT, or the constructor's error (the raw object
+ * is back in its slab then).  No lock held by the caller.
+ */
+void *
+pc_obj_create(pcache_t *pc, int flags, int *errp)
+{
+	void *obj = pc_slab_get(pc, flags, errp);
+
+	if (obj == NULL || pc->ctor == NULL)
+		return obj;
+	int error = pc->ctor(pc->arg, obj, flags);
+	if (error != 0) {
+		pc_slab_put(pc, obj);
+		*errp = error;
+		return NULL;
+	}
+	/* Relaxed: a statistic; nothing is ordered by it. */
+	atomic_fetch_add_explicit(&pc->ctor_calls, 1, memory_order_relaxed);
+	return obj;
+}
+
+/*
+ * pc_obj_destroy_many: destruct n constructed objects and return them to
+ * the slab layer.  No lock held by the caller.
+ */
+void
+pc_obj_destroy_many(pcache_t *pc, void *const *objs, size_t n)
+{
+	if (n == 0)
+		return;
+	if (pc->dtor != NULL) {
+		for (size_t i = 0; i < n; i++)
+			pc->dtor(pc->arg, objs[i]);
+	}
+	if (pc->ctor != NULL || pc->dtor != NULL) {
+		/* Relaxed: a statistic; nothing is ordered by it. */
+		atomic_fetch_add_explicit(&pc->dtor_calls, n, memory_order_relaxed);
+	}
+	pc_slab_put_many(pc, objs, n);
+}
+
+/*
+ * pc_slab_reclaim: give wholly free slabs back to the allocator while at
+ * least lowat objects' worth of slabs remain.  Returns the bytes given
+ * back.  Takes slab_lock; frees slabs without it.
+ */
+size_t
+pc_slab_reclaim(pcache_t *pc)
+{
+	struct pc_slab *gone = NULL;
+	size_t n = 0;
+
+	pthread_mutex_lock(&pc->slab_lock);
+	while (pc->slabs[PC_LIST_EMPTY] != NULL &&
+	    (pc->nslabs - 1) * pc->slab_nobj >= pc->lowat) {
+		struct pc_slab *sl = pc->slabs[PC_LIST_EMPTY];
+		slab_unlink(pc, sl);
+		pc->nslabs--;
+		pc->nfree -= pc->slab_nobj;
+		sl->next = gone;
+		gone = sl;
+		n++;
+	}
+	pthread_mutex_unlock(&pc->slab_lock);
+	while (gone != NULL) {
+		struct pc_slab *next = gone->next;
+		slab_release(pc, gone);
+		gone = next;
+	}
+	return n * pc->slabsize;
+}
+
+/*
+ * pc_slab_prime: add slabs until at least n raw objects sit free.
+ * Returns 0 or ENOMEM.  Takes slab_lock; allocates without it.
+ */
+int
+pc_slab_prime(pcache_t *pc, size_t n)
+{
+	pthread_mutex_lock(&pc->slab_lock);
+	while (pc->nfree < n) {
+		size_t colour = slab_next_colour(pc);
+		pthread_mutex_unlock(&pc->slab_lock);
+		struct pc_slab *sl = slab_create(pc, PCACHE_NOWAIT, colour);
+		if (sl == NULL)
+			return ENOMEM;
+		pthread_mutex_lock(&pc->slab_lock);
+		slab_add(pc, sl);
+	}
+	pthread_mutex_unlock(&pc->slab_lock);
+	return 0;
+}
+
+/*
+ * pc_slab_fini: give every slab back.  The caller has made sure that no
+ * object is out of the slab layer and that nobody else uses the cache.
+ */
+void
+pc_slab_fini(pcache_t *pc)
+{
+	for (unsigned l = 0; l < PC_NLISTS; l++) {
+		while (pc->slabs[l] != NULL) {
+			struct pc_slab *sl = pc->slabs[l];
+			slab_unlink(pc, sl);
+			slab_release(pc, sl);
+		}
+	}
+	pc->nslabs = 0;
+	pc->nfree = 0;
+}
+
+/*
+ * pc_obj_bad: report a pointer that pc_obj_check() refused, naming the
+ * cache that does own it where there is one.  Never returns.
+ */
+PC_NOINLINE PC_NORETURN static void
+pc_obj_bad(pcache_t *pc, const void *obj, const struct pc_slab *sl)
+{
+	if (sl == NULL)
+		pc_panic(pc, obj, "pointer is not an object of this cache");
+	if (sl->pc != pc)
+		pc_panic(pc, obj, "pointer belongs to cache '%s', not this one",
+		    sl->pc->name);
+	pc_panic(pc, obj, "pointer is not the start of an object "
+	    "(offset %zu into a %zu-byte object)",
+	    (size_t)((const char *)obj - sl->objbase) % pc->objsize, pc->objsize);
+}
+
+/*
+ * pc_obj_check: abort unless `obj` is the start of an object in one of
+ * this cache's slabs.  Lock-free (see pagemap.c).  The divisibility test
+ * is Lemire's: for 32-bit n, n % d == 0 iff n * ceil(2^64 / d) < ceil(2^64 / d).
+ */
+void
+pc_obj_check(pcache_t *pc, const void *obj)
+{
+	struct pc_slab *sl = pc_pagemap_lookup(obj);
+
+	if (PC_UNLIKELY(sl == NULL || sl->pc != pc))
+		pc_obj_bad(pc, obj, sl);
+	uintptr_t off = (uintptr_t)obj - (uintptr_t)sl->objbase;
+	if (PC_UNLIKELY((const char *)obj < sl->objbase ||
+	    off >= (uintptr_t)pc->slab_nobj * pc->objsize ||
+	    (uint64_t)off * pc->objsize_div >= pc->objsize_div))
+		pc_obj_bad(pc, obj, sl);
+}
