@@ -479,6 +479,11 @@ pc_obj_bad(pcache_t *pc, const void *obj, const struct pc_slab *sl)
 	if (sl->pc != pc)
 		pc_panic(pc, obj, "pointer belongs to cache '%s', not this one",
 		    sl->pc->name);
+	if ((const char *)obj < sl->objbase ||
+	    (size_t)((const char *)obj - sl->objbase) >=
+	    (size_t)pc->slab_nobj * pc->objsize)
+		pc_panic(pc, obj, "pointer is not the start of an object "
+		    "(it is in a slab's header or tail)");
 	pc_panic(pc, obj, "pointer is not the start of an object "
 	    "(offset %zu into a %zu-byte object)",
 	    (size_t)((const char *)obj - sl->objbase) % pc->objsize, pc->objsize);

@@ -1,0 +1,659 @@
+/*
+ * test_api.c -- every row of the public contract, error paths included.
+ *
+ * Copyright (c) 2026 The libpcache developers.  BSD-2-Clause; see LICENSE.
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+/* ---- pcache_create ---------------------------------------------------- */
+
+START_TEST(create_rejects_bad_config)
+{
+	struct pcache_config cfg = { .size = 32 };
+	struct talloc ta = { 0 };
+	struct pcache_allocator a;
+
+	errno = 0;
+	ck_assert_ptr_null(pcache_create("x", NULL));
+	ck_assert_int_eq(errno, EINVAL);
+
+	cfg.size = 0;
+	errno = 0;
+	ck_assert_ptr_null(pcache_create("x", &cfg));
+	ck_assert_int_eq(errno, EINVAL);
+
+	cfg.size = 32;
+	cfg.align = 24;
+	errno = 0;
+	ck_assert_ptr_null(pcache_create("x", &cfg));
+	ck_assert_int_eq(errno, EINVAL);
+
+	cfg.align = 0;
+	cfg.flags = 0x100;
+	errno = 0;
+	ck_assert_ptr_null(pcache_create("x", &cfg));
+	ck_assert_int_eq(errno, EINVAL);
+	cfg.flags = 0;
+
+	a = talloc_allocator(&ta, 4096);
+	a.alloc = NULL;
+	cfg.allocator = &a;
+	errno = 0;
+	ck_assert_ptr_null(pcache_create("x", &cfg));
+	ck_assert_int_eq(errno, EINVAL);
+
+	a = talloc_allocator(&ta, 3 * 4096);	/* not a power of two */
+	errno = 0;
+	ck_assert_ptr_null(pcache_create("x", &cfg));
+	ck_assert_int_eq(errno, EINVAL);
+
+	a = talloc_allocator(&ta, 2048);	/* below the page map's grain */
+	errno = 0;
+	ck_assert_ptr_null(pcache_create("x", &cfg));
+	ck_assert_int_eq(errno, EINVAL);
+
+	a = talloc_allocator(&ta, 4096);
+	cfg.size = 8192;			/* does not fit a slab */
+	errno = 0;
+	ck_assert_ptr_null(pcache_create("x", &cfg));
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_uint_eq(atomic_load(&ta.allocs), 0);
+}
+END_TEST
+
+START_TEST(create_copies_name_and_accepts_defaults)
+{
+	char name[] = "copied-name";
+	struct pcache_config cfg = { .size = 1 };
+	pcache_t *pc = pcache_create(name, &cfg);
+
+	ck_assert_ptr_nonnull(pc);
+	memset(name, 'X', sizeof(name) - 1);
+	ck_assert_str_eq(pc->name, "copied-name");
+	void *o = pcache_get(pc, PCACHE_NOWAIT);
+	ck_assert_ptr_nonnull(o);
+	ck_assert_uint_eq((uintptr_t)o % sizeof(void *), 0);
+	pcache_put(pc, o);
+	ck_assert_int_eq(pcache_destroy(pc), 0);
+	ck_assert_ptr_nonnull(pc = pcache_create(NULL, &cfg));
+	ck_assert_int_eq(pcache_destroy(pc), 0);
+}
+END_TEST
+
+/* ---- pcache_destroy ------------------------------------------------- */
+
+START_TEST(destroy_null_and_busy)
+{
+	struct tcounts tc = { 0 };
+	struct pcache_config cfg = tobj_config(48, &tc);
+
+	ck_assert_int_eq(pcache_destroy(NULL), 0);
+	pcache_t *pc = pcache_create("busy", &cfg);
+	ck_assert_ptr_nonnull(pc);
+	void *a = pcache_get(pc, 0), *b = pcache_get(pc, 0);
+	pcache_put(pc, b);
+	struct pcache_stats before, after;
+	pcache_get_stats(pc, &before);
+	ck_assert_int_eq(pcache_destroy(pc), EBUSY);
+	pcache_get_stats(pc, &after);
+	/* EBUSY changed nothing: the cached object is still cached. */
+	ck_assert_uint_eq(before.cached_cpu + before.cached_depot, 1);
+	ck_assert_uint_eq(after.cached_cpu + after.cached_depot, 1);
+	ck_assert_uint_eq(after.dtor_calls, 0);
+	/* ... and the cache is still usable. */
+	void *c = pcache_get(pc, 0);
+	ck_assert_ptr_eq(c, b);
+	pcache_put(pc, c);
+	pcache_put(pc, a);
+	check_balance(pc, &tc);
+	ck_assert_int_eq(pcache_destroy(pc), 0);
+	ck_assert_uint_eq(atomic_load(&tc.ctor), 2);
+	ck_assert_uint_eq(atomic_load(&tc.dtor), 2);
+}
+END_TEST
+
+START_TEST(destroy_returns_all_memory)
+{
+	struct tcounts tc = { 0 };
+	struct talloc ta = { 0 };
+	struct pcache_allocator a = talloc_allocator(&ta, 16384);
+	struct pcache_config cfg = tobj_config(100, &tc);
+	void *objs[3000];
+
+	cfg.allocator = &a;
+	pcache_t *pc = pcache_create("mem", &cfg);
+	ck_assert_ptr_nonnull(pc);
+	for (int round = 0; round < 3; round++) {
+		for (int i = 0; i < 3000; i++)
+			ck_assert_ptr_nonnull(objs[i] = pcache_get(pc, 0));
+		for (int i = 0; i < 3000; i++)
+			pcache_put(pc, objs[i]);
+		check_balance(pc, &tc);
+	}
+	ck_assert_uint_gt(atomic_load(&ta.allocs), 0);
+	ck_assert_int_eq(pcache_destroy(pc), 0);
+	ck_assert_uint_eq(atomic_load(&ta.allocs), atomic_load(&ta.frees));
+	ck_assert_uint_eq(atomic_load(&tc.ctor), 3000);
+	ck_assert_uint_eq(atomic_load(&tc.dtor), 3000);
+}
+END_TEST
+
+/* ---- pcache_get ----------------------------------------------------- */
+
+START_TEST(get_ctor_error_leaks_nothing)
+{
+	struct tcounts tc = { .fail_errno = EIO };
+	struct talloc ta = { 0 };
+	struct pcache_allocator a = talloc_allocator(&ta, 4096);
+	struct pcache_config cfg = tobj_config(64, &tc);
+
+	cfg.allocator = &a;
+	pcache_t *pc = pcache_create("ctorfail", &cfg);
+	errno = 0;
+	ck_assert_ptr_null(pcache_get(pc, 0));
+	ck_assert_int_eq(errno, EIO);
+	struct pcache_stats st;
+	pcache_get_stats(pc, &st);
+	ck_assert_uint_eq(st.in_use, 0);
+	ck_assert_uint_eq(st.gets, 0);
+	ck_assert_uint_eq(st.ctor_calls, 0);
+	ck_assert_uint_eq(pc->nout, 0);		/* the raw object went back */
+	ck_assert_uint_eq(st.slab_free, st.slabs * pc->slab_nobj);
+	tc.fail_errno = 0;
+	void *o = pcache_get(pc, 0);
+	ck_assert_ptr_nonnull(o);
+	pcache_put(pc, o);
+	ck_assert_int_eq(pcache_destroy(pc), 0);
+	ck_assert_uint_eq(atomic_load(&ta.allocs), atomic_load(&ta.frees));
+}
+END_TEST
+
+START_TEST(get_allocator_failure_is_enomem)
+{
+	struct tcounts tc = { 0 };
+	struct talloc ta = { 0 };
+	struct pcache_allocator a = talloc_allocator(&ta, 4096);
+	struct pcache_config cfg = tobj_config(4096, &tc);
+
+	cfg.allocator = &a;
+	pcache_t *pc = pcache_create("nomem", &cfg);
+	void *o = pcache_get(pc, 0);
+	ck_assert_ptr_nonnull(o);
+	atomic_store(&ta.fail, 1);
+	errno = 0;
+	ck_assert_ptr_null(pcache_get(pc, PCACHE_NOWAIT));
+	ck_assert_int_eq(errno, ENOMEM);
+	errno = 0;
+	ck_assert_ptr_null(pcache_get(pc, PCACHE_WAITOK));	/* no wait for memory */
+	ck_assert_int_eq(errno, ENOMEM);
+	/* A cached object is still served while the allocator is down. */
+	pcache_put(pc, o);
+	ck_assert_ptr_eq(pcache_get(pc, 0), o);
+	pcache_put(pc, o);
+	check_balance(pc, &tc);
+	ck_assert_int_eq(pcache_destroy(pc), 0);
+	ck_assert_uint_eq(atomic_load(&ta.allocs), atomic_load(&ta.frees));
+}
+END_TEST
+
+START_TEST(objects_distinct_aligned_and_keep_data)
+{
+	static const size_t sizes[] = { 1, 8, 24, 40, 100, 512, 3000, 4096, 10000 };
+	static const size_t aligns[] = { 0, 8, 64, 256, 4096 };
+	enum { N = 2500 };
+	static unsigned char *objs[N];
+	static unsigned char want[10000];
+
+	for (size_t si = 0; si < sizeof(sizes) / sizeof(sizes[0]); si++) {
+		for (size_t ai = 0; ai < sizeof(aligns) / sizeof(aligns[0]); ai++) {
+			struct pcache_config cfg = { .size = sizes[si], .align = aligns[ai] };
+			pcache_t *pc = pcache_create("layout", &cfg);
+			size_t n = sizes[si] > 1000 ? N / 10 : N;
+
+			ck_assert_ptr_nonnull(pc);
+			for (size_t i = 0; i < n; i++) {
+				objs[i] = pcache_get(pc, 0);
+				ck_assert_ptr_nonnull(objs[i]);
+				if (aligns[ai] != 0)
+					ck_assert_uint_eq((uintptr_t)objs[i] % aligns[ai], 0);
+				memset(objs[i], (int)(i * 7 + 1), sizes[si]);
+			}
+			for (size_t i = 0; i < n; i++) {
+				memset(want, (int)(i * 7 + 1), sizes[si]);
+				ck_assert_msg(memcmp(objs[i], want, sizes[si]) == 0,
+				    "object %zu of size %zu was overwritten", i, sizes[si]);
+			}
+			for (size_t i = 0; i < n; i++)
+				pcache_put(pc, objs[i]);
+			ck_assert_int_eq(pcache_destroy(pc), 0);
+		}
+	}
+}
+END_TEST
+
+/* ---- hard limit ----------------------------------------------------- */
+
+START_TEST(hardlimit_nowait_eagain)
+{
+	struct tcounts tc = { 0 };
+	struct pcache_config cfg = tobj_config(64, &tc);
+	pcache_t *pc = pcache_create("hl", &cfg);
+	void *o[5];
+
+	ck_assert_int_eq(pcache_set_hardlimit(pc, 5), 0);
+	for (int i = 0; i < 5; i++)
+		ck_assert_ptr_nonnull(o[i] = pcache_get(pc, PCACHE_NOWAIT));
+	errno = 0;
+	ck_assert_ptr_null(pcache_get(pc, PCACHE_NOWAIT));
+	ck_assert_int_eq(errno, EAGAIN);
+	/* Cached objects count: after a put the next get is the cached one. */
+	pcache_put(pc, o[4]);
+	ck_assert_ptr_eq(pcache_get(pc, PCACHE_NOWAIT), o[4]);
+	errno = 0;
+	ck_assert_ptr_null(pcache_get(pc, PCACHE_NOWAIT));
+	ck_assert_int_eq(errno, EAGAIN);
+	/* Lifting the limit lets gets through again. */
+	ck_assert_int_eq(pcache_set_hardlimit(pc, 0), 0);
+	void *extra = pcache_get(pc, PCACHE_NOWAIT);
+	ck_assert_ptr_nonnull(extra);
+	pcache_put(pc, extra);
+	pcache_put_bulk(pc, o, 5);
+	check_balance(pc, &tc);
+	ck_assert_int_eq(pcache_destroy(pc), 0);
+}
+END_TEST
+
+struct hl_arg {
+	pcache_t *pc;
+	void *obj;
+	atomic_int started, done;
+};
+
+static void *
+hl_waiter(void *p)
+{
+	struct hl_arg *a = p;
+
+	atomic_store(&a->started, 1);
+	a->obj = pcache_get(a->pc, PCACHE_WAITOK);
+	atomic_store(&a->done, 1);
+	return NULL;
+}
+
+START_TEST(hardlimit_waitok_sleeps_until_put)
+{
+	struct tcounts tc = { 0 };
+	struct pcache_config cfg = tobj_config(64, &tc);
+	pcache_t *pc = pcache_create("hlwait", &cfg);
+	struct hl_arg a = { .pc = pc };
+	void *o[3];
+	pthread_t t;
+
+	pcache_set_hardlimit(pc, 3);
+	for (int i = 0; i < 3; i++)
+		ck_assert_ptr_nonnull(o[i] = pcache_get(pc, 0));
+	pthread_create(&t, NULL, hl_waiter, &a);
+	while (!atomic_load(&a.started))
+		sched_yield();
+	usleep(100 * 1000);
+	ck_assert_int_eq(atomic_load(&a.done), 0);	/* still asleep */
+	pcache_put(pc, o[1]);
+	pthread_join(t, NULL);
+	ck_assert_int_eq(atomic_load(&a.done), 1);
+	ck_assert_ptr_eq(a.obj, o[1]);
+	pcache_put(pc, a.obj);
+	pcache_put(pc, o[0]);
+	pcache_put(pc, o[2]);
+	struct pcache_stats st;
+	pcache_get_stats(pc, &st);
+	ck_assert_uint_ge(st.hardlimit_waits, 1);
+	check_balance(pc, &tc);
+	ck_assert_int_eq(pcache_destroy(pc), 0);
+}
+END_TEST
+
+struct pinned_fill {
+	pcache_t *pc;
+	unsigned cpu;
+	int n;
+};
+
+/* Get n objects on a pinned CPU and put them back: they stay cached there. */
+static void *
+pinned_fill(void *p)
+{
+	struct pinned_fill *f = p;
+	void **objs = calloc((size_t)f->n, sizeof(void *));
+
+	bind_to(f->cpu);
+	for (int i = 0; i < f->n; i++)
+		ck_assert_ptr_nonnull(objs[i] = pcache_get(f->pc, 0));
+	for (int i = 0; i < f->n; i++)
+		pcache_put(f->pc, objs[i]);
+	free(objs);
+	return NULL;
+}
+
+START_TEST(hardlimit_takes_back_from_other_cpus)
+{
+	struct tcounts tc = { 0 };
+	struct pcache_config cfg = tobj_config(64, &tc);
+	pcache_t *pc = pcache_create("hlsteal", &cfg);
+	unsigned cpus[2];
+	unsigned ncpu = allowed_cpus(cpus, 2);
+	struct pinned_fill f = { pc, cpus[ncpu - 1], 20 };
+	void *o[21];
+	pthread_t t;
+
+	pthread_create(&t, NULL, pinned_fill, &f);
+	pthread_join(t, NULL);
+	struct pcache_stats st;
+	pcache_get_stats(pc, &st);
+	ck_assert_uint_eq(st.cached_cpu, 20);
+	pcache_set_hardlimit(pc, 20);
+	bind_to(cpus[0]);
+	/* All 20 cached objects are reachable, whichever CPU holds them. */
+	for (int i = 0; i < 20; i++)
+		ck_assert_ptr_nonnull(o[i] = pcache_get(pc, PCACHE_NOWAIT));
+	errno = 0;
+	ck_assert_ptr_null(pcache_get(pc, PCACHE_NOWAIT));
+	ck_assert_int_eq(errno, EAGAIN);
+	ck_assert_uint_eq(atomic_load(&tc.ctor), 20);	/* none built anew */
+	pcache_put_bulk(pc, o, 20);
+	check_balance(pc, &tc);
+	ck_assert_int_eq(pcache_destroy(pc), 0);
+}
+END_TEST
+
+/* ---- pcache_put: foreign pointers abort ------------------------------ */
+
+/*
+ * expect_abort: run put(pc, p) in a child and check that it dies of
+ * SIGABRT with a message naming the cache and the pointer.
+ */
+static void
+expect_abort(pcache_t *pc, void *p, const char *want)
+{
+	int fds[2];
+	char buf[512] = { 0 }, ptr[32];
+
+	ck_assert_int_eq(pipe(fds), 0);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		dup2(fds[1], 2);
+		pcache_put(pc, p);
+		_exit(0);
+	}
+	close(fds[1]);
+	size_t len = 0;
+	ssize_t r;
+	while ((r = read(fds[0], buf + len, sizeof(buf) - 1 - len)) > 0)
+		len += (size_t)r;
+	close(fds[0]);
+	int status;
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFSIGNALED(status));
+	ck_assert_int_eq(WTERMSIG(status), SIGABRT);
+	snprintf(ptr, sizeof(ptr), "%p", p);
+	ck_assert_msg(strstr(buf, pc->name) != NULL, "no cache name in: %s", buf);
+	ck_assert_msg(strstr(buf, ptr) != NULL, "no pointer in: %s", buf);
+	ck_assert_msg(strstr(buf, want) != NULL, "no '%s' in: %s", want, buf);
+}
+
+START_TEST(put_foreign_pointer_aborts)
+{
+	struct pcache_config cfg = { .size = 48 };
+	pcache_t *pc = pcache_create("victim", &cfg);
+	pcache_t *other = pcache_create("owner", &cfg);
+	int on_stack;
+	void *heap = malloc(48);
+	char *mine = pcache_get(pc, 0);
+	void *theirs = pcache_get(other, 0);
+
+	expect_abort(pc, &on_stack, "not an object of this cache");
+	expect_abort(pc, heap, "not an object of this cache");
+	expect_abort(pc, theirs, "belongs to cache 'owner'");
+	expect_abort(pc, mine + 8, "not the start of an object");
+	expect_abort(pc, mine - 16, "not");	/* header or previous object's tail */
+
+	pcache_put(pc, NULL);			/* a no-op */
+	pcache_put(pc, mine);
+	pcache_put(other, theirs);
+	free(heap);
+	ck_assert_int_eq(pcache_destroy(pc), 0);
+	ck_assert_int_eq(pcache_destroy(other), 0);
+}
+END_TEST
+
+/* ---- invalidate, reclaim, water marks -------------------------------- */
+
+START_TEST(invalidate_destructs_cached_only)
+{
+	struct tcounts tc = { 0 };
+	struct pcache_config cfg = tobj_config(64, &tc);
+	pcache_t *pc = pcache_create("inv", &cfg);
+	void *o[500];
+
+	for (int i = 0; i < 500; i++)
+		o[i] = pcache_get(pc, 0);
+	for (int i = 100; i < 500; i++)
+		pcache_put(pc, o[i]);
+	struct pcache_stats st;
+	pcache_get_stats(pc, &st);
+	ck_assert_uint_eq(st.cached_cpu + st.cached_depot, 400);
+	ck_assert_uint_gt(st.cached_depot, 0);
+	pcache_invalidate(pc);
+	pcache_get_stats(pc, &st);
+	ck_assert_uint_eq(st.cached_cpu, 0);
+	ck_assert_uint_eq(st.cached_depot, 0);
+	ck_assert_uint_eq(st.dtor_calls, 400);
+	ck_assert_uint_eq(st.in_use, 100);
+	for (int i = 0; i < 100; i++)	/* handed-out objects untouched */
+		ck_assert_uint_eq(((struct tobj *)o[i])->magic, TOBJ_MAGIC_LIVE);
+	check_balance(pc, &tc);
+	pcache_put_bulk(pc, o, 100);
+	pcache_invalidate(pc);
+	check_balance(pc, &tc);
+	ck_assert_uint_eq(atomic_load(&tc.dtor), 500);
+	ck_assert_int_eq(pcache_destroy(pc), 0);
+}
+END_TEST
+
+START_TEST(reclaim_water_marks_and_prime)
+{
+	struct talloc ta = { 0 };
+	struct pcache_allocator a = talloc_allocator(&ta, 4096);
+	struct pcache_config cfg = { .size = 4096, .allocator = &a };
+	pcache_t *pc = pcache_create("marks", &cfg);
+	struct pcache_stats st;
+	void *o[40];
+
+	ck_assert(pc->offslab);
+	ck_assert_uint_eq(pc->slab_nobj, 1);
+	ck_assert_int_eq(pcache_prime(pc, 10), 0);
+	pcache_get_stats(pc, &st);
+	ck_assert_uint_eq(st.slabs, 10);
+	ck_assert_uint_eq(st.bytes, 10 * 4096);
+	ck_assert_uint_eq(st.slab_free, 10);
+
+	ck_assert_int_eq(pcache_set_lowat(pc, 4), 0);
+	ck_assert_uint_eq(pcache_reclaim(pc), 6 * 4096);	/* keeps lowat */
+	pcache_get_stats(pc, &st);
+	ck_assert_uint_eq(st.slabs, 4);
+
+	for (int i = 0; i < 40; i++)
+		o[i] = pcache_get(pc, 0);
+	pcache_put_bulk(pc, o, 40);
+	pcache_invalidate(pc);			/* 40 empty slabs now */
+	pcache_get_stats(pc, &st);
+	ck_assert_uint_eq(st.slabs, 40);
+	ck_assert_uint_eq(pcache_reclaim(pc), 36 * 4096);
+	ck_assert_int_eq(pcache_set_lowat(pc, 0), 0);
+
+	/* hiwat: beyond 2 free objects, empty slabs go back at once. */
+	ck_assert_int_eq(pcache_set_hiwat(pc, 2), 0);
+	for (int i = 0; i < 10; i++)
+		o[i] = pcache_get(pc, 0);
+	pcache_put_bulk(pc, o, 10);
+	pcache_invalidate(pc);
+	pcache_get_stats(pc, &st);
+	ck_assert_uint_eq(st.slab_free, 2);
+	ck_assert_uint_eq(st.slabs, 2);
+	ck_assert_uint_eq(atomic_load(&ta.allocs) - atomic_load(&ta.frees), 2);
+
+	atomic_store(&ta.fail, 1);
+	ck_assert_int_eq(pcache_prime(pc, 5), ENOMEM);
+	atomic_store(&ta.fail, 0);
+	ck_assert_int_eq(pcache_destroy(pc), 0);
+	ck_assert_uint_eq(atomic_load(&ta.allocs), atomic_load(&ta.frees));
+}
+END_TEST
+
+START_TEST(reclaim_trims_idle_depot_magazines)
+{
+	struct tcounts tc = { 0 };
+	struct pcache_config cfg = tobj_config(64, &tc);
+	pcache_t *pc = pcache_create("trim", &cfg);
+	struct pcache_stats st;
+	void *o[1000];
+
+	for (int i = 0; i < 1000; i++)
+		o[i] = pcache_get(pc, 0);
+	pcache_put_bulk(pc, o, 1000);
+	pcache_get_stats(pc, &st);
+	ck_assert_uint_gt(st.depot_full, 0);
+	size_t slabs = st.slabs;
+	/* First reclaim opens the working-set window; the second trims. */
+	pcache_reclaim(pc);
+	size_t given = pcache_reclaim(pc);
+	pcache_get_stats(pc, &st);
+	ck_assert_uint_eq(st.depot_full, 0);
+	ck_assert_uint_eq(st.cached_depot, 0);
+	ck_assert_uint_gt(given, 0);
+	ck_assert_uint_lt(st.slabs, slabs);
+	check_balance(pc, &tc);
+	ck_assert_int_eq(pcache_destroy(pc), 0);
+}
+END_TEST
+
+START_TEST(setters_and_stats_reject_null)
+{
+	struct pcache_stats st;
+	struct pcache_config cfg = { .size = 16 };
+	pcache_t *pc = pcache_create("null", &cfg);
+
+	ck_assert_int_eq(pcache_set_lowat(NULL, 1), EINVAL);
+	ck_assert_int_eq(pcache_set_hiwat(NULL, 1), EINVAL);
+	ck_assert_int_eq(pcache_set_hardlimit(NULL, 1), EINVAL);
+	ck_assert_int_eq(pcache_prime(NULL, 1), EINVAL);
+	ck_assert_int_eq(pcache_get_stats(NULL, &st), EINVAL);
+	ck_assert_int_eq(pcache_get_stats(pc, NULL), EINVAL);
+	ck_assert_int_eq(pcache_get_stats(pc, &st), 0);
+	ck_assert_uint_eq(st.objsize, 16);
+	ck_assert_uint_eq(st.in_use, 0);
+	ck_assert_int_eq(pcache_destroy(pc), 0);
+}
+END_TEST
+
+START_TEST(cpu_count_covers_allowed_cpus)
+{
+	unsigned cpus[1024];
+	unsigned n = allowed_cpus(cpus, 1024);
+
+	ck_assert_uint_ge(pcache_cpu_count(), n);
+	ck_assert_uint_gt(pcache_cpu_count(), cpus[n - 1]);
+	int cpu = sched_getcpu();
+	ck_assert_int_ge(cpu, 0);
+	ck_assert_int_lt(cpu, (int)pcache_cpu_count());
+}
+END_TEST
+
+/* ---- bulk calls ------------------------------------------------------ */
+
+START_TEST(bulk_all_or_nothing)
+{
+	struct tcounts tc = { 0 };
+	struct pcache_config cfg = tobj_config(64, &tc);
+	pcache_t *pc = pcache_create("bulk", &cfg);
+	void *o[300] = { 0 };
+	struct pcache_stats st;
+
+	ck_assert_int_eq(pcache_get_bulk(pc, o, 0, 0), 0);
+	ck_assert_int_eq(pcache_get_bulk(pc, o, 300, 0), 0);
+	for (int i = 0; i < 300; i++)
+		for (int j = 0; j < i; j++)
+			ck_assert_ptr_ne(o[i], o[j]);
+	void *seventh = o[7];
+	o[7] = NULL;			/* NULL entries are skipped */
+	pcache_put_bulk(pc, o, 300);
+	pcache_get_stats(pc, &st);
+	ck_assert_uint_eq(st.in_use, 1);
+	ck_assert_int_eq(pcache_destroy(pc), EBUSY);
+	pcache_put(pc, seventh);
+
+	/* At a hard limit below n, nothing is handed out. */
+	pcache_set_hardlimit(pc, 300);
+	errno = 0;
+	ck_assert_int_eq(pcache_get_bulk(pc, o, 301, PCACHE_NOWAIT), -1);
+	ck_assert_int_eq(errno, EAGAIN);
+	check_balance(pc, &tc);
+	pcache_get_stats(pc, &st);
+	ck_assert_uint_eq(st.in_use, 0);
+	ck_assert_uint_eq(st.cached_cpu + st.cached_depot, 300);
+	ck_assert_uint_eq(st.ctor_calls, 300);
+	pcache_set_hardlimit(pc, 0);
+	ck_assert_int_eq(pcache_destroy(pc), 0);
+}
+END_TEST
+
+static void
+pin_first_cpu(void)
+{
+	unsigned cpu;
+
+	allowed_cpus(&cpu, 1);
+	bind_to(cpu);
+}
+
+static Suite *
+api_suite(void)
+{
+	Suite *s = suite_create("api");
+	TCase *tc = tcase_create("contract");
+
+	tcase_set_timeout(tc, 30);
+	/* Pinned: several tests expect the object they just put back. */
+	tcase_add_checked_fixture(tc, pin_first_cpu, NULL);
+	tcase_add_test(tc, create_rejects_bad_config);
+	tcase_add_test(tc, create_copies_name_and_accepts_defaults);
+	tcase_add_test(tc, destroy_null_and_busy);
+	tcase_add_test(tc, destroy_returns_all_memory);
+	tcase_add_test(tc, get_ctor_error_leaks_nothing);
+	tcase_add_test(tc, get_allocator_failure_is_enomem);
+	tcase_add_test(tc, objects_distinct_aligned_and_keep_data);
+	tcase_add_test(tc, hardlimit_nowait_eagain);
+	tcase_add_test(tc, hardlimit_waitok_sleeps_until_put);
+	tcase_add_test(tc, hardlimit_takes_back_from_other_cpus);
+	tcase_add_test(tc, put_foreign_pointer_aborts);
+	tcase_add_test(tc, invalidate_destructs_cached_only);
+	tcase_add_test(tc, reclaim_water_marks_and_prime);
+	tcase_add_test(tc, reclaim_trims_idle_depot_magazines);
+	tcase_add_test(tc, setters_and_stats_reject_null);
+	tcase_add_test(tc, cpu_count_covers_allowed_cpus);
+	tcase_add_test(tc, bulk_all_or_nothing);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	return run_suite(api_suite());
+}
