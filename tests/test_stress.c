@@ -1,0 +1,298 @@
+/*
+ * test_stress.c -- many threads get and put at random while another
+ * invalidates, drains its CPU, reclaims and reads statistics.  Every
+ * object's state is tracked in the object itself with atomics, so that a
+ * handout of an object already handed out, a destructor on an object in
+ * use, or an object lost fails the test.
+ *
+ * Copyright (c) 2026 The libpcache developers.  BSD-2-Clause; see LICENSE.
+ *
+ * PCACHE_STRESS_SECONDS sets each test's length (default 2).
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+enum { ST_RAW = 0, ST_CACHED = 1, ST_INUSE = 2, ST_DEAD = 3 };
+
+struct sobj {
+	atomic_uint state;
+	atomic_uint owner;	/* thread id + 1 while in use */
+	uint64_t pad[5];
+};
+
+struct world {
+	pcache_t *pc;
+	atomic_uint_fast64_t ctor, dtor, ops;
+	atomic_int stop;
+	atomic_int errors;
+	unsigned ncpu;
+	unsigned cpus[64];
+};
+
+static void
+report(struct world *w, const char *what, const void *obj)
+{
+	if (atomic_fetch_add(&w->errors, 1) < 10)
+		fprintf(stderr, "stress: %s (object %p)\n", what, obj);
+}
+
+static int
+s_ctor(void *arg, void *obj, int flags)
+{
+	struct world *w = arg;
+	struct sobj *o = obj;
+	unsigned was = atomic_load(&o->state);
+
+	(void)flags;
+	if (was == ST_CACHED || was == ST_INUSE)
+		report(w, "ctor on a constructed object", obj);
+	atomic_store(&o->state, ST_CACHED);
+	atomic_fetch_add(&w->ctor, 1);
+	return 0;
+}
+
+static void
+s_dtor(void *arg, void *obj)
+{
+	struct world *w = arg;
+	struct sobj *o = obj;
+	unsigned was = atomic_exchange(&o->state, ST_DEAD);
+
+	if (was == ST_INUSE)
+		report(w, "dtor on an object in use", obj);
+	else if (was != ST_CACHED)
+		report(w, "dtor on an object not constructed", obj);
+	atomic_fetch_add(&w->dtor, 1);
+}
+
+/* took: the object just came from the cache; mark it ours. */
+static void
+took(struct world *w, struct sobj *o, unsigned me)
+{
+	unsigned want = ST_CACHED;
+
+	if (!atomic_compare_exchange_strong(&o->state, &want, ST_INUSE))
+		report(w, want == ST_INUSE ? "object handed out twice" :
+		    "object handed out not constructed", o);
+	atomic_store(&o->owner, me + 1);
+}
+
+/* giving: the object is about to go back; mark it cached. */
+static void
+giving(struct world *w, struct sobj *o, unsigned me)
+{
+	unsigned want = ST_INUSE;
+
+	if (atomic_load(&o->owner) != me + 1)
+		report(w, "object changed hands while in use", o);
+	atomic_store(&o->owner, 0);
+	if (!atomic_compare_exchange_strong(&o->state, &want, ST_CACHED))
+		report(w, "object lost its in-use state", o);
+}
+
+struct worker {
+	struct world *w;
+	unsigned id;
+	unsigned seed;
+	int flags;
+	unsigned held_cap;	/* keeps WAITOK workers below the hard limit together */
+};
+
+#define HELD_MAX 256
+
+static void *
+worker_main(void *p)
+{
+	struct worker *wk = p;
+	struct world *w = wk->w;
+	struct sobj *held[HELD_MAX];
+	unsigned nheld = 0, seed = wk->seed;
+	uint64_t ops = 0;
+
+	while (!atomic_load_explicit(&w->stop, memory_order_relaxed)) {
+		unsigned r = (unsigned)rand_r(&seed);
+		if ((r & 1023) == 0)	/* move to another CPU now and then */
+			pc_topo_bind_thread(w->cpus[(r >> 10) % w->ncpu]);
+		if ((r & 7) == 0 && nheld + 16 <= wk->held_cap) {
+			void *objs[16];
+			if (pcache_get_bulk(w->pc, objs, 16, wk->flags) == 0) {
+				for (int i = 0; i < 16; i++) {
+					took(w, objs[i], wk->id);
+					held[nheld++] = objs[i];
+				}
+			}
+		} else if ((r & 3) < 2 && nheld < wk->held_cap) {
+			struct sobj *o = pcache_get(w->pc, wk->flags);
+			if (o != NULL) {
+				took(w, o, wk->id);
+				held[nheld++] = o;
+			} else if (errno != EAGAIN)
+				report(w, "get failed", NULL);
+		} else if (nheld > 0) {
+			unsigned i = (r >> 4) % nheld;
+			struct sobj *o = held[i];
+			held[i] = held[--nheld];
+			giving(w, o, wk->id);
+			pcache_put(w->pc, o);
+		}
+		ops++;
+	}
+	while (nheld > 0) {
+		giving(w, held[--nheld], wk->id);
+		pcache_put(w->pc, held[nheld]);
+	}
+	atomic_fetch_add(&w->ops, ops);
+	return NULL;
+}
+
+static void *
+sweeper_main(void *p)
+{
+	struct world *w = p;
+	unsigned seed = 12345;
+
+	while (!atomic_load_explicit(&w->stop, memory_order_relaxed)) {
+		struct pcache_stats st;
+		switch (rand_r(&seed) % 5) {
+		case 0:
+			pcache_invalidate(w->pc);
+			break;
+		case 1:
+			pcache_invalidate_local(w->pc);
+			break;
+		case 2:
+			pcache_reclaim(w->pc);
+			break;
+		case 3:
+			pcache_get_stats(w->pc, &st);
+			break;
+		default:
+			pc_topo_bind_thread(w->cpus[(unsigned)rand_r(&seed) % w->ncpu]);
+			break;
+		}
+		usleep(200);
+	}
+	return NULL;
+}
+
+static double
+stress_seconds(void)
+{
+	const char *s = getenv("PCACHE_STRESS_SECONDS");
+	double v = s != NULL ? atof(s) : 2.0;
+
+	return v > 0 ? v : 2.0;
+}
+
+/*
+ * run_world: nthreads workers and one sweeper for the configured time,
+ * then the invariants: no error seen, every object accounted for, every
+ * constructed object destructed exactly once, all memory back.
+ */
+static void
+run_world(const char *name, unsigned cflags, size_t hardlimit, int getflags,
+    unsigned nthreads)
+{
+	struct world w = { 0 };
+	struct talloc ta = { 0 };
+	struct pcache_allocator a = talloc_allocator(&ta, 8192);
+	struct pcache_config cfg = { .size = sizeof(struct sobj), .flags = cflags,
+	    .ctor = s_ctor, .dtor = s_dtor, .arg = &w, .allocator = &a };
+	struct worker wk[16];
+	pthread_t t[16], sw;
+	struct timespec t0, t1;
+
+	w.ncpu = allowed_cpus(w.cpus, 64);
+	w.pc = pcache_create(name, &cfg);
+	ck_assert_ptr_nonnull(w.pc);
+	if (hardlimit)
+		pcache_set_hardlimit(w.pc, hardlimit);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (unsigned i = 0; i < nthreads; i++) {
+		unsigned cap = hardlimit ? (unsigned)(hardlimit / nthreads) - 1 : HELD_MAX;
+		wk[i] = (struct worker){ &w, i, 1000 + i, getflags,
+		    cap < HELD_MAX ? cap : HELD_MAX };
+		pthread_create(&t[i], NULL, worker_main, &wk[i]);
+	}
+	pthread_create(&sw, NULL, sweeper_main, &w);
+	usleep((useconds_t)(stress_seconds() * 1e6));
+	atomic_store(&w.stop, 1);
+	for (unsigned i = 0; i < nthreads; i++)
+		pthread_join(t[i], NULL);
+	pthread_join(sw, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double secs = (double)(t1.tv_sec - t0.tv_sec) +
+	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+
+	struct pcache_stats st;
+	pcache_get_stats(w.pc, &st);
+	printf("%s: %u threads, %.0f ops/s, %llu ctor, %llu dtor, %llu cpu hits of %llu gets\n",
+	    name, nthreads, (double)atomic_load(&w.ops) / secs,
+	    (unsigned long long)st.ctor_calls, (unsigned long long)st.dtor_calls,
+	    (unsigned long long)st.cpu_hits, (unsigned long long)st.gets);
+	ck_assert_int_eq(atomic_load(&w.errors), 0);
+	ck_assert_uint_eq(st.in_use, 0);
+	ck_assert_uint_eq(st.ctor_calls, atomic_load(&w.ctor));
+	ck_assert_uint_eq(st.ctor_calls - st.dtor_calls,
+	    st.cached_cpu + st.cached_depot);
+	if (hardlimit)
+		ck_assert_uint_le(st.cached_cpu + st.cached_depot, hardlimit);
+	pcache_invalidate(w.pc);
+	pcache_get_stats(w.pc, &st);
+	ck_assert_uint_eq(st.cached_cpu + st.cached_depot, 0);
+	ck_assert_uint_eq(atomic_load(&w.ctor), atomic_load(&w.dtor));
+	ck_assert_int_eq(pcache_destroy(w.pc), 0);	/* EBUSY if one was lost */
+	ck_assert_int_eq(atomic_load(&w.errors), 0);
+	ck_assert_uint_eq(atomic_load(&ta.allocs), atomic_load(&ta.frees));
+	ck_assert_uint_gt(atomic_load(&w.ops), 0);
+}
+
+START_TEST(stress_percpu)
+{
+	run_world("stress-percpu", 0, 0, PCACHE_NOWAIT, 4);
+}
+END_TEST
+
+START_TEST(stress_nocpu)
+{
+	run_world("stress-nocpu", PCACHE_NOCPU, 0, PCACHE_NOWAIT, 4);
+}
+END_TEST
+
+/* Demand above the limit: sleepers must be woken, none stranded. */
+START_TEST(stress_hardlimit_waitok)
+{
+	run_world("stress-hardlimit", 0, 300, PCACHE_WAITOK, 4);
+}
+END_TEST
+
+START_TEST(stress_hardlimit_nowait)
+{
+	run_world("stress-hardlimit-nowait", 0, 300, PCACHE_NOWAIT, 4);
+}
+END_TEST
+
+static Suite *
+stress_suite(void)
+{
+	Suite *s = suite_create("stress");
+	TCase *tc = tcase_create("stress");
+
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, stress_percpu);
+	tcase_add_test(tc, stress_nocpu);
+	tcase_add_test(tc, stress_hardlimit_waitok);
+	tcase_add_test(tc, stress_hardlimit_nowait);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	return run_suite(stress_suite());
+}
