@@ -582,7 +582,7 @@ START_TEST(bulk_all_or_nothing)
 	struct tcounts tc = { 0 };
 	struct pcache_config cfg = tobj_config(64, &tc);
 	pcache_t *pc = pcache_create("bulk", &cfg);
-	void *o[300] = { 0 };
+	void *o[301] = { 0 };
 	struct pcache_stats st;
 
 	ck_assert_int_eq(pcache_get_bulk(pc, o, 0, 0), 0);
