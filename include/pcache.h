@@ -34,7 +34,8 @@ typedef struct pcache pcache_t;
 /*
  * Constructor: turns raw memory into a constructed object.  Returns 0, or
  * an errno value; on error the raw object goes back to the slab layer and
- * pcache_get() fails with that errno.  `flags` are the caller's get flags.
+ * pcache_get() fails with that errno (EINVAL if the value was negative).
+ * `flags` are the caller's get flags.
  */
 typedef int  (*pcache_ctor_fn)(void *arg, void *obj, int flags);
 
@@ -124,7 +125,9 @@ PCACHE_API void pcache_put(pcache_t *pc, void *obj);
 
 /*
  * pcache_get_bulk: fill objs[0..n-1] with constructed objects and return 0,
- * or return -1 with errno as pcache_get() and hand out nothing.
+ * or return -1 with errno as pcache_get() and hand out nothing.  A waiting
+ * caller holds no object while it sleeps; n above the hard limit can never
+ * be met and fails at once with EAGAIN.  n == 0 returns 0.
  * pcache_put_bulk: as n calls of pcache_put(); NULL entries are skipped.
  */
 PCACHE_API int  pcache_get_bulk(pcache_t *pc, void **objs, size_t n, int flags);

@@ -222,13 +222,24 @@ get_anywhere(pcache_t *pc, int flags, int *errp)
 	return obj;
 }
 
+/* hl_seq_now: the current wake-up count.  Takes hl_lock. */
+static uint64_t
+hl_seq_now(pcache_t *pc)
+{
+	pthread_mutex_lock(&pc->hl_lock);
+	uint64_t seq = pc->hl_seq;
+	pthread_mutex_unlock(&pc->hl_lock);
+	return seq;
+}
+
 /*
  * pc_get_slow: a get the caller's slot could not serve.  At the hard limit
- * a PCACHE_WAITOK caller sleeps until a put or a limit change.  The sleeper
- * announces itself in hl_waiters before it looks again; a putter reads
+ * the caller registers in hl_waiters and looks again; a putter reads
  * hl_waiters under the lock of the place it put the object, so either the
- * sleeper's look finds the object or the putter sees the sleeper and bumps
- * hl_seq, which the sleeper checks before it waits.
+ * look finds the object or the putter sees the waiter and bumps hl_seq.
+ * A look during which hl_seq did not move saw n objects outstanding: a
+ * PCACHE_NOWAIT caller is refused then, a PCACHE_WAITOK one sleeps until
+ * hl_seq moves.
  */
 void *
 pc_get_slow(pcache_t *pc, int flags)
@@ -244,24 +255,25 @@ pc_get_slow(pcache_t *pc, int flags)
 	}
 	/* Relaxed: a statistic. */
 	atomic_fetch_add_explicit(&pc->hl_waits, 1, memory_order_relaxed);
-	if (flags & PCACHE_NOWAIT) {
-		errno = EAGAIN;
-		return NULL;
-	}
-	/* Seq_cst: ordered before the scans below (see the comment above). */
+	/* Seq_cst: ordered before the looks below (see the comment above). */
 	atomic_fetch_add(&pc->hl_waiters, 1);
 	for (;;) {
-		pthread_mutex_lock(&pc->hl_lock);
-		uint64_t seq = pc->hl_seq;
-		pthread_mutex_unlock(&pc->hl_lock);
+		uint64_t seq = hl_seq_now(pc);
 
 		if ((obj = get_anywhere(pc, flags, &error)) != NULL ||
 		    error != PC_EHARDLIMIT)
 			break;
 		pthread_mutex_lock(&pc->hl_lock);
-		while (pc->hl_seq == seq)
+		bool moved = pc->hl_seq != seq;
+		while (!moved && !(flags & PCACHE_NOWAIT)) {
 			pthread_cond_wait(&pc->hl_cv, &pc->hl_lock);
+			moved = pc->hl_seq != seq;
+		}
 		pthread_mutex_unlock(&pc->hl_lock);
+		if (!moved) {
+			error = EAGAIN;
+			break;
+		}
 	}
 	/* Relaxed: leaving needs no ordering; a spurious wake-up is harmless. */
 	atomic_fetch_sub_explicit(&pc->hl_waiters, 1, memory_order_relaxed);
@@ -271,19 +283,51 @@ pc_get_slow(pcache_t *pc, int flags)
 }
 
 /*
- * pcache_get_bulk: see pcache.h.  All or nothing: on failure the objects
- * already taken go back through pcache_put().
+ * pcache_get_bulk: see pcache.h.  All or nothing.  Objects are taken
+ * without sleeping; when the hard limit stops the fill, the partial set
+ * goes back before a PCACHE_WAITOK caller sleeps, so no caller sleeps on
+ * objects it holds itself.  While registered in hl_waiters each of our own
+ * puts bumps hl_seq exactly once (see pc_hardlimit_wake()'s callers), so
+ * after giving back i objects the caller sleeps until hl_seq has moved
+ * more than i: until someone else put an object back or changed a limit.
  */
 int
 pcache_get_bulk(pcache_t *pc, void **objs, size_t n, int flags)
 {
-	for (size_t i = 0; i < n; i++) {
-		if ((objs[i] = pcache_get(pc, flags)) == NULL) {
-			int error = errno;
-			pcache_put_bulk(pc, objs, i);
-			errno = error;
-			return -1;
-		}
+	int error = 0;
+
+	pthread_mutex_lock(&pc->slab_lock);
+	size_t limit = pc->hardlimit;
+	pthread_mutex_unlock(&pc->slab_lock);
+	if (limit != 0 && n > limit) {
+		errno = EAGAIN;
+		return -1;
+	}
+	/* Seq_cst: as in pc_get_slow(), ordered before every look below. */
+	atomic_fetch_add(&pc->hl_waiters, 1);
+	for (;;) {
+		uint64_t seq = hl_seq_now(pc);
+		size_t i = 0;
+
+		while (i < n && (objs[i] = pcache_get(pc, flags | PCACHE_NOWAIT)) != NULL)
+			i++;
+		if (i == n)
+			break;
+		error = errno;
+		pcache_put_bulk(pc, objs, i);
+		if (error != EAGAIN || (flags & PCACHE_NOWAIT))
+			break;
+		pthread_mutex_lock(&pc->hl_lock);
+		while (pc->hl_seq - seq <= i)
+			pthread_cond_wait(&pc->hl_cv, &pc->hl_lock);
+		pthread_mutex_unlock(&pc->hl_lock);
+		error = 0;
+	}
+	/* Relaxed: as in pc_get_slow(). */
+	atomic_fetch_sub_explicit(&pc->hl_waiters, 1, memory_order_relaxed);
+	if (error != 0) {
+		errno = error;
+		return -1;
 	}
 	return 0;
 }

@@ -357,7 +357,7 @@ pc_slab_put(pcache_t *pc, void *obj)
 /*
  * pc_obj_create: an object leaving the slab layer, constructed.  NULL with
  * *errp = ENOMEM, PC_EHARDLIMIT, or the constructor's error (the raw object
- * is back in its slab then).  No lock held by the caller.
+ * is back in its slab then; a constructor's non-positive error reads EINVAL).  No lock held by the caller.
  */
 void *
 pc_obj_create(pcache_t *pc, int flags, int *errp)
@@ -369,7 +369,8 @@ pc_obj_create(pcache_t *pc, int flags, int *errp)
 	int error = pc->ctor(pc->arg, obj, flags);
 	if (error != 0) {
 		pc_slab_put(pc, obj);
-		*errp = error;
+		/* Errno values are positive; this also keeps PC_EHARDLIMIT ours. */
+		*errp = error > 0 ? error : EINVAL;
 		return NULL;
 	}
 	/* Relaxed: a statistic; nothing is ordered by it. */

@@ -174,6 +174,24 @@ START_TEST(get_ctor_error_leaks_nothing)
 }
 END_TEST
 
+START_TEST(get_ctor_negative_error_is_einval)
+{
+	struct tcounts tc = { .fail_errno = -1 };
+	struct pcache_config cfg = tobj_config(64, &tc);
+	pcache_t *pc = pcache_create("ctorneg", &cfg);
+
+	/* Not mistaken for the hard limit: fails at once, WAITOK or not. */
+	errno = 0;
+	ck_assert_ptr_null(pcache_get(pc, PCACHE_WAITOK));
+	ck_assert_int_eq(errno, EINVAL);
+	errno = 0;
+	ck_assert_ptr_null(pcache_get(pc, PCACHE_NOWAIT));
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_uint_eq(pc->nout, 0);
+	ck_assert_int_eq(pcache_destroy(pc), 0);
+}
+END_TEST
+
 START_TEST(get_allocator_failure_is_enomem)
 {
 	struct tcounts tc = { 0 };
@@ -613,6 +631,60 @@ START_TEST(bulk_all_or_nothing)
 }
 END_TEST
 
+struct bulk_waiter {
+	pcache_t *pc;
+	void **objs;
+	size_t n;
+	int rc;
+	atomic_int done;
+};
+
+static void *
+bulk_waiter_main(void *p)
+{
+	struct bulk_waiter *b = p;
+
+	b->rc = pcache_get_bulk(b->pc, b->objs, b->n, PCACHE_WAITOK);
+	atomic_store(&b->done, 1);
+	return NULL;
+}
+
+/*
+ * A bulk get stopped by the hard limit holds nothing while it waits, and
+ * completes once enough objects come back.
+ */
+START_TEST(bulk_waitok_holds_nothing_while_waiting)
+{
+	struct tcounts tc = { 0 };
+	struct pcache_config cfg = tobj_config(64, &tc);
+	pcache_t *pc = pcache_create("bulkwait", &cfg);
+	void *mine[10], *theirs[95];
+	struct bulk_waiter b = { pc, theirs, 95, -2, 0 };
+	struct pcache_stats st;
+	pthread_t t;
+
+	pcache_set_hardlimit(pc, 100);
+	ck_assert_int_eq(pcache_get_bulk(pc, mine, 10, 0), 0);
+	errno = 0;
+	ck_assert_int_eq(pcache_get_bulk(pc, theirs, 95, PCACHE_NOWAIT), -1);
+	ck_assert_int_eq(errno, EAGAIN);
+	errno = 0;
+	ck_assert_int_eq(pcache_get_bulk(pc, theirs, 101, PCACHE_WAITOK), -1);
+	ck_assert_int_eq(errno, EAGAIN);		/* can never be met */
+	pthread_create(&t, NULL, bulk_waiter_main, &b);
+	usleep(100 * 1000);
+	ck_assert_int_eq(atomic_load(&b.done), 0);
+	pcache_get_stats(pc, &st);
+	ck_assert_uint_le(st.in_use, 11);		/* ours, and at most one of its */
+	pcache_put_bulk(pc, mine, 10);
+	pthread_join(t, NULL);
+	ck_assert_int_eq(b.rc, 0);
+	pcache_put_bulk(pc, theirs, 95);
+	check_balance(pc, &tc);
+	ck_assert_int_eq(pcache_destroy(pc), 0);
+}
+END_TEST
+
 static void
 pin_first_cpu(void)
 {
@@ -648,6 +720,8 @@ api_suite(void)
 	tcase_add_test(tc, setters_and_stats_reject_null);
 	tcase_add_test(tc, cpu_count_covers_allowed_cpus);
 	tcase_add_test(tc, bulk_all_or_nothing);
+	tcase_add_test(tc, bulk_waitok_holds_nothing_while_waiting);
+	tcase_add_test(tc, get_ctor_negative_error_is_einval);
 	suite_add_tcase(s, tc);
 	return s;
 }
