@@ -136,7 +136,8 @@ pc_slab_init(pcache_t *pc, const struct pcache_config *cfg)
 	pc->slab_first = first;
 
 	size_t spare = pc->slabsize - first - nobj * pc->objsize;
-	pc->colour_step = align > PC_CACHELINE ? align : PC_CACHELINE;
+	/* Colour in alignment steps, as Bonwick's slab allocator does. */
+	pc->colour_step = align;
 	pc->colour_max = spare - spare % pc->colour_step;
 	pc->objsize_div = UINT64_MAX / pc->objsize + 1;
 	pc->hiwat = SIZE_MAX;
