@@ -7,7 +7,8 @@
  *
  * Copyright (c) 2026 The libpcache developers.  BSD-2-Clause; see LICENSE.
  *
- * PCACHE_STRESS_SECONDS sets each test's length (default 2).
+ * PCACHE_STRESS_SECONDS sets each test's length (default 2) and
+ * PCACHE_STRESS_THREADS the number of workers (default 4, at most 16).
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -179,6 +180,15 @@ sweeper_main(void *p)
 	return NULL;
 }
 
+static unsigned
+stress_threads(void)
+{
+	const char *s = getenv("PCACHE_STRESS_THREADS");
+	int v = s != NULL ? atoi(s) : 4;
+
+	return v >= 1 && v <= 16 ? (unsigned)v : 4;
+}
+
 static double
 stress_seconds(void)
 {
@@ -253,26 +263,26 @@ run_world(const char *name, unsigned cflags, size_t hardlimit, int getflags,
 
 START_TEST(stress_percpu)
 {
-	run_world("stress-percpu", 0, 0, PCACHE_NOWAIT, 4);
+	run_world("stress-percpu", 0, 0, PCACHE_NOWAIT, stress_threads());
 }
 END_TEST
 
 START_TEST(stress_nocpu)
 {
-	run_world("stress-nocpu", PCACHE_NOCPU, 0, PCACHE_NOWAIT, 4);
+	run_world("stress-nocpu", PCACHE_NOCPU, 0, PCACHE_NOWAIT, stress_threads());
 }
 END_TEST
 
 /* Demand above the limit: sleepers must be woken, none stranded. */
 START_TEST(stress_hardlimit_waitok)
 {
-	run_world("stress-hardlimit", 0, 300, PCACHE_WAITOK, 4);
+	run_world("stress-hardlimit", 0, 300, PCACHE_WAITOK, stress_threads());
 }
 END_TEST
 
 START_TEST(stress_hardlimit_nowait)
 {
-	run_world("stress-hardlimit-nowait", 0, 300, PCACHE_NOWAIT, 4);
+	run_world("stress-hardlimit-nowait", 0, 300, PCACHE_NOWAIT, stress_threads());
 }
 END_TEST
 
