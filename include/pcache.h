@@ -90,7 +90,13 @@ struct pcache_stats {
 	uint64_t depot_empty;   /* empty magazines in the depot */
 	uint64_t magsize;       /* objects per magazine */
 	uint64_t hardlimit_waits; /* times a get slept or failed at the hard limit */
+	unsigned fastpath;      /* PCACHE_FASTPATH_*: the per-CPU layer in use */
 };
+
+/* Values of pcache_stats.fastpath. */
+#define PCACHE_FASTPATH_NONE	0	/* PCACHE_NOCPU: every call uses the depot */
+#define PCACHE_FASTPATH_LOCK	1	/* per-CPU slots behind a try-lock */
+#define PCACHE_FASTPATH_RSEQ	2	/* restartable sequences (Linux x86-64) */
 
 /*
  * pcache_create: make a cache of cfg->size-byte objects.

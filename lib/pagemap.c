@@ -20,19 +20,8 @@
 
 #include "pcache_impl.h"
 
-#define PM_BITS		12
-#define PM_FANOUT	(1u << PM_BITS)
-#define PM_KEYBITS	(3 * PM_BITS)		/* 36 bits of page number: 48-bit VAs */
+_Atomic(pm_mid_t *) pc_pagemap_root[PM_FANOUT];
 
-typedef struct pm_leaf {
-	_Atomic(struct pc_slab *) ent[PM_FANOUT];
-} pm_leaf_t;
-
-typedef struct pm_mid {
-	_Atomic(pm_leaf_t *) ent[PM_FANOUT];
-} pm_mid_t;
-
-static _Atomic(pm_mid_t *) pm_root[PM_FANOUT];
 static pthread_mutex_t map_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /*
@@ -57,13 +46,13 @@ pm_leaf_for(uintptr_t key, bool create)
 	size_t i0 = (key >> (2 * PM_BITS)) & (PM_FANOUT - 1);
 	size_t i1 = (key >> PM_BITS) & (PM_FANOUT - 1);
 	/* Acquire: pairs with the release store below that published the node. */
-	pm_mid_t *mid = atomic_load_explicit(&pm_root[i0], memory_order_acquire);
+	pm_mid_t *mid = atomic_load_explicit(&pc_pagemap_root[i0], memory_order_acquire);
 
 	if (mid == NULL) {
 		if (!create || (mid = pm_node_alloc(sizeof(*mid))) == NULL)
 			return NULL;
 		/* Release: the zeroed node is visible before its address. */
-		atomic_store_explicit(&pm_root[i0], mid, memory_order_release);
+		atomic_store_explicit(&pc_pagemap_root[i0], mid, memory_order_release);
 	}
 	/* Acquire: as for the root entry. */
 	pm_leaf_t *leaf = atomic_load_explicit(&mid->ent[i1], memory_order_acquire);
@@ -135,21 +124,3 @@ pc_pagemap_remove(const struct pc_slab *sl, size_t size)
 	pthread_mutex_unlock(&map_lock);
 }
 
-/*
- * pc_pagemap_lookup: the slab holding `addr`, or NULL.  Lock-free; never
- * dereferences `addr`.
- */
-struct pc_slab *
-pc_pagemap_lookup(const void *addr)
-{
-	uintptr_t key = (uintptr_t)addr >> PC_PAGE_SHIFT;
-
-	if (((uint64_t)key >> PM_KEYBITS) != 0)
-		return NULL;
-	pm_leaf_t *leaf = pm_leaf_for(key, false);
-	if (leaf == NULL)
-		return NULL;
-	/* Acquire: pairs with the release in pm_set(). */
-	return atomic_load_explicit(&leaf->ent[key & (PM_FANOUT - 1)],
-	    memory_order_acquire);
-}

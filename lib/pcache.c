@@ -51,11 +51,19 @@ pcache_create(const char *name, const struct pcache_config *cfg)
 		goto fail_cv;
 	if (pc_depot_init(pc) != 0)
 		goto fail_depot;
+	if (pthread_mutex_init(&pc->drain_lock, NULL) != 0)
+		goto fail_drain;
 	if ((pc->flags & PCACHE_NOCPU) == 0 && pc_cpu_init(pc) != 0)
 		goto fail_cpu;
+	if ((pc->flags & PCACHE_NOCPU) == 0 && pc_rseq_init(pc) != 0)
+		goto fail_rseq;
 	return pc;
 
+fail_rseq:
+	pc_cpu_fini(pc);
 fail_cpu:
+	pthread_mutex_destroy(&pc->drain_lock);
+fail_drain:
 	pc_depot_fini(pc);
 fail_depot:
 	pthread_cond_destroy(&pc->hl_cv);
@@ -70,39 +78,84 @@ fail_slab:
 }
 
 /*
- * lock_all, unlock_all: every CPU slot in index order, then the depot.
+ * lock_all, unlock_all: drain_lock, every CPU slot in index order (and,
+ * with the rseq layer, ownership of every CPU's array), then the depot.
  * The fixed order keeps two sweepers from deadlocking; a thread on the
  * fast path holds one slot at most and may wait only for the depot, which
- * a sweeper takes last.
+ * a sweeper takes last.  drain_lock also guards pc->drainbuf, which holds
+ * the objects taken from the rseq arrays until they are destructed.
  */
 static void
 lock_all(pcache_t *pc)
 {
+	pthread_mutex_lock(&pc->drain_lock);
 	for (unsigned i = 0; pc->slots != NULL && i < pc->ncpu; i++)
 		pc_slot_lock(&pc->slots[i]);
+#ifdef PC_RSEQ_ARCH
+	if (pc->rseq)
+		pc_rseq_own_all(pc);
+#endif
 	pthread_mutex_lock(&pc->depot.lock);
 }
 
+/* unlock_all: undo lock_all() except drain_lock, which the caller drops. */
 static void
 unlock_all(pcache_t *pc)
 {
 	pthread_mutex_unlock(&pc->depot.lock);
-	for (unsigned i = 0; pc->slots != NULL && i < pc->ncpu; i++)
+	for (unsigned i = 0; pc->slots != NULL && i < pc->ncpu; i++) {
+#ifdef PC_RSEQ_ARCH
+		if (pc->rseq)
+			pc_rseq_release(pc, i);
+#endif
 		pc_slot_unlock(&pc->slots[i]);
+	}
 }
 
 /*
- * detach_all_locked: every constructed object in the cache layer, as a
- * chain of magazines.  lock_all() held.
+ * detach_all_locked: every constructed object in the cache layer: a chain
+ * of magazines, plus (rseq layer) *nbuf objects in pc->drainbuf.
+ * lock_all() held.
  */
 static pc_mag_t *
-detach_all_locked(pcache_t *pc)
+detach_all_locked(pcache_t *pc, size_t *nbuf)
 {
 	pc_mag_t *chain = pc_depot_detach_locked(&pc->depot);
 
-	for (unsigned i = 0; pc->slots != NULL && i < pc->ncpu; i++)
+	*nbuf = 0;
+	for (unsigned i = 0; pc->slots != NULL && i < pc->ncpu; i++) {
+#ifdef PC_RSEQ_ARCH
+		if (pc->rseq) {
+			*nbuf += pc_rseq_take_owned(pc, i, pc->drainbuf + *nbuf);
+			continue;
+		}
+#endif
 		chain = pc_slot_detach_locked(&pc->slots[i], chain);
+	}
 	return chain;
+}
+
+/*
+ * cached_all_locked: constructed objects in the cache layer.  lock_all()
+ * held.
+ */
+static uint64_t
+cached_all_locked(pcache_t *pc)
+{
+	uint64_t cached = pc_depot_cached_locked(&pc->depot);
+
+	for (unsigned i = 0; pc->slots != NULL && i < pc->ncpu; i++) {
+#ifdef PC_RSEQ_ARCH
+		if (pc->rseq) {
+			uint64_t n, hits, puts;
+			pc_rseq_counts(pc, i, &n, &hits, &puts);
+			cached += n;
+			continue;
+		}
+#endif
+		cached += pc_slot_cached_locked(&pc->slots[i]);
+	}
+	return cached;
 }
 
 /*
@@ -123,15 +176,19 @@ flush_chain(pcache_t *pc, pc_mag_t *chain)
  * not yet drained into one already drained: the set detached is exactly
  * what was cached at one instant after the call began, which includes
  * everything cached when it began and not since handed out.  The
- * destructors run after every lock is dropped.
+ * destructors run after the slots and the depot are released.
  */
 void
 pcache_invalidate(pcache_t *pc)
 {
+	size_t nbuf;
+
 	lock_all(pc);
-	pc_mag_t *chain = detach_all_locked(pc);
+	pc_mag_t *chain = detach_all_locked(pc, &nbuf);
 	unlock_all(pc);
 	flush_chain(pc, chain);
+	pc_obj_destroy_many(pc, pc->drainbuf, nbuf);
+	pthread_mutex_unlock(&pc->drain_lock);
 }
 
 /*
@@ -143,9 +200,21 @@ pcache_invalidate_local(pcache_t *pc)
 {
 	if (pc->slots == NULL)
 		return;
-	pc_slot_t *s = &pc->slots[pc_cpu_current(pc)];
+	unsigned cpu = pc_cpu_current(pc);
+	pc_slot_t *s = &pc->slots[cpu];
 
 	pc_slot_lock(s);
+#ifdef PC_RSEQ_ARCH
+	if (pc->rseq) {
+		void *buf[2 * 64];	/* rcap is at most twice the largest magsize */
+		pc_rseq_own(pc, cpu);
+		size_t n = pc_rseq_take_owned(pc, cpu, buf);
+		pc_rseq_release(pc, cpu);
+		pc_slot_unlock(s);
+		pc_obj_destroy_many(pc, buf, n);
+		return;
+	}
+#endif
 	pc_mag_t *chain = pc_slot_detach_locked(s, NULL);
 	pc_slot_unlock(s);
 	flush_chain(pc, chain);
@@ -161,26 +230,30 @@ pcache_destroy(pcache_t *pc)
 	if (pc == NULL)
 		return 0;
 	lock_all(pc);
-	uint64_t cached = pc_depot_cached_locked(&pc->depot);
-	for (unsigned i = 0; pc->slots != NULL && i < pc->ncpu; i++)
-		cached += pc_slot_cached_locked(&pc->slots[i]);
+	uint64_t cached = cached_all_locked(pc);
 	pthread_mutex_lock(&pc->slab_lock);
 	size_t nout = pc->nout;
 	pthread_mutex_unlock(&pc->slab_lock);
 	if (nout > cached) {
 		unlock_all(pc);
+		pthread_mutex_unlock(&pc->drain_lock);
 		return EBUSY;
 	}
-	pc_mag_t *chain = detach_all_locked(pc);
+	size_t nbuf;
+	pc_mag_t *chain = detach_all_locked(pc, &nbuf);
 	unlock_all(pc);
+	pthread_mutex_unlock(&pc->drain_lock);
 	pc_mag_destroy_chain(pc, chain);
+	pc_obj_destroy_many(pc, pc->drainbuf, nbuf);
 
+	pc_rseq_fini(pc);
 	pc_cpu_fini(pc);
 	pc_depot_fini(pc);
 	pc_slab_fini(pc);
 	pthread_cond_destroy(&pc->hl_cv);
 	pthread_mutex_destroy(&pc->hl_lock);
 	pthread_mutex_destroy(&pc->slab_lock);
+	pthread_mutex_destroy(&pc->drain_lock);
 	free(pc);
 	return 0;
 }
@@ -404,8 +477,21 @@ pcache_get_stats(pcache_t *pc, struct pcache_stats *st)
 	memset(st, 0, sizeof(*st));
 	st->objsize = pc->objsize;
 	st->magsize = pc->magsize;
+	st->fastpath = pc->rseq ? PCACHE_FASTPATH_RSEQ :
+	    pc->slots != NULL ? PCACHE_FASTPATH_LOCK : PCACHE_FASTPATH_NONE;
 	for (unsigned i = 0; pc->slots != NULL && i < pc->ncpu; i++) {
 		pc_slot_t *s = &pc->slots[i];
+#ifdef PC_RSEQ_ARCH
+		if (pc->rseq) {
+			uint64_t n, hits, puts;
+			pc_rseq_counts(pc, i, &n, &hits, &puts);
+			st->cached_cpu += n;
+			st->cpu_hits += hits;
+			st->gets += hits;
+			st->puts += puts;
+			continue;
+		}
+#endif
 		pc_slot_lock(s);
 		st->gets += s->gets;
 		st->puts += s->puts;
@@ -424,6 +510,7 @@ pcache_get_stats(pcache_t *pc, struct pcache_stats *st)
 	st->slabs = pc->nslabs;
 	st->bytes = (uint64_t)pc->nslabs * pc->slabsize;
 	st->slab_free = pc->nfree;
+	size_t nout = pc->nout;
 	pthread_mutex_unlock(&pc->slab_lock);
 	/* Relaxed: statistics. */
 	st->gets += atomic_load_explicit(&pc->slow_gets, memory_order_relaxed);
@@ -431,7 +518,9 @@ pcache_get_stats(pcache_t *pc, struct pcache_stats *st)
 	st->ctor_calls = atomic_load_explicit(&pc->ctor_calls, memory_order_relaxed);
 	st->dtor_calls = atomic_load_explicit(&pc->dtor_calls, memory_order_relaxed);
 	st->hardlimit_waits = atomic_load_explicit(&pc->hl_waits, memory_order_relaxed);
-	st->in_use = st->gets > st->puts ? st->gets - st->puts : 0;
+	/* Exact when quiescent on either layer, unlike gets - puts (rseq.c). */
+	uint64_t cached = st->cached_cpu + st->cached_depot;
+	st->in_use = nout > cached ? nout - cached : 0;
 	return 0;
 }
 

@@ -70,6 +70,40 @@ struct pc_slab {
 #define PC_LIST_EMPTY	(PC_NBUCKETS + 1)
 #define PC_NLISTS	(PC_NBUCKETS + 2)
 
+/*
+ * Restartable sequences are used on x86-64 Linux with glibc's rseq symbols,
+ * except under ThreadSanitizer, which cannot see into the asm.
+ */
+#if defined(__x86_64__) && defined(PCACHE_HAVE_RSEQ)
+#if defined(__SANITIZE_THREAD__)
+#define PC_NO_RSEQ
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define PC_NO_RSEQ
+#endif
+#endif
+#ifndef PC_NO_RSEQ
+#define PC_RSEQ_ARCH 1
+#endif
+#endif
+
+/*
+ * A CPU's object array for the rseq layer (rseq.c).  The critical sections
+ * in rseq_x86_64.h depend on these offsets.
+ */
+typedef struct pc_rslot {
+	uint64_t	 n;		/* live entries of objs[]: the commit word */
+	atomic_uint	 divert;	/* non-zero: a drainer owns the array */
+	uint32_t	 pad;
+	uint64_t	 hits, puts;	/* fast-path counts (may overcount on restart) */
+	void		*objs[];	/* pc->rcap entries */
+} pc_rslot_t;
+
+_Static_assert(offsetof(pc_rslot_t, divert) == 8, "rseq slot layout");
+_Static_assert(offsetof(pc_rslot_t, hits) == 16, "rseq slot layout");
+_Static_assert(offsetof(pc_rslot_t, puts) == 24, "rseq slot layout");
+_Static_assert(offsetof(pc_rslot_t, objs) == 32, "rseq slot layout");
+
 /* A magazine: a stack of constructed objects. */
 typedef struct pc_mag {
 	struct pc_mag	*next;		/* on a depot list */
@@ -126,6 +160,14 @@ struct pcache {
 
 	pc_slot_t	*slots;		/* ncpu slots, cache-line aligned */
 
+	/* The rseq layer, when pc->rseq (rseq.c). */
+	bool		 rseq;
+	char		*rslots;	/* ncpu arrays, rstride bytes apart */
+	size_t		 rstride;
+	size_t		 rcap;		/* 2 * magsize */
+	void		**drainbuf;	/* ncpu * rcap entries, under drain_lock */
+	pthread_mutex_t	 drain_lock;	/* serialises lock_all() users */
+
 	pc_depot_t	 depot;
 
 	/* Slab layer, under slab_lock. */
@@ -150,10 +192,50 @@ struct pcache {
 	atomic_uint_fast64_t slow_puts;	/* puts that went straight to the slab layer */
 };
 
-/* pagemap.c */
+/*
+ * pagemap.c: a three-level radix tree from 4 KiB page numbers (48-bit
+ * addresses) to slabs.  Readers take no lock: nodes are never freed once
+ * published, and every link and entry is read with an acquire load that
+ * pairs with the release store that published it.
+ */
+#define PM_BITS		12
+#define PM_FANOUT	(1u << PM_BITS)
+#define PM_KEYBITS	(3 * PM_BITS)
+
+typedef struct pm_leaf {
+	_Atomic(struct pc_slab *) ent[PM_FANOUT];
+} pm_leaf_t;
+
+typedef struct pm_mid {
+	_Atomic(pm_leaf_t *) ent[PM_FANOUT];
+} pm_mid_t;
+
+extern _Atomic(pm_mid_t *) pc_pagemap_root[PM_FANOUT];
+
 int		 pc_pagemap_insert(struct pc_slab *sl, size_t size);
 void		 pc_pagemap_remove(const struct pc_slab *sl, size_t size);
-struct pc_slab	*pc_pagemap_lookup(const void *addr);
+
+/* pc_pagemap_lookup: the slab holding `addr`, or NULL; never reads *addr. */
+static inline struct pc_slab *
+pc_pagemap_lookup(const void *addr)
+{
+	uintptr_t key = (uintptr_t)addr >> PC_PAGE_SHIFT;
+
+	if (PC_UNLIKELY(((uint64_t)key >> PM_KEYBITS) != 0))
+		return NULL;
+	/* Acquire (all three): pairs with the publishing release stores. */
+	pm_mid_t *mid = atomic_load_explicit(
+	    &pc_pagemap_root[(key >> (2 * PM_BITS)) & (PM_FANOUT - 1)],
+	    memory_order_acquire);
+	if (PC_UNLIKELY(mid == NULL))
+		return NULL;
+	pm_leaf_t *leaf = atomic_load_explicit(
+	    &mid->ent[(key >> PM_BITS) & (PM_FANOUT - 1)], memory_order_acquire);
+	if (PC_UNLIKELY(leaf == NULL))
+		return NULL;
+	return atomic_load_explicit(&leaf->ent[key & (PM_FANOUT - 1)],
+	    memory_order_acquire);
+}
 
 /* slab.c */
 int		 pc_slab_init(pcache_t *pc, const struct pcache_config *cfg);
@@ -165,7 +247,27 @@ void		 pc_obj_destroy_many(pcache_t *pc, void *const *objs, size_t n);
 size_t		 pc_slab_reclaim(pcache_t *pc);
 int		 pc_slab_prime(pcache_t *pc, size_t n);
 void		 pc_slab_fini(pcache_t *pc);
-void		 pc_obj_check(pcache_t *pc, const void *obj);
+PC_NORETURN void pc_obj_bad(pcache_t *pc, const void *obj,
+    const struct pc_slab *sl);
+
+/*
+ * pc_obj_check: abort unless `obj` is the start of an object in one of
+ * this cache's slabs.  Lock-free.  The divisibility test is Lemire's: for
+ * 32-bit n, n % d == 0 iff n * ceil(2^64 / d) < ceil(2^64 / d) (mod 2^64).
+ */
+static inline void
+pc_obj_check(pcache_t *pc, const void *obj)
+{
+	struct pc_slab *sl = pc_pagemap_lookup(obj);
+
+	if (PC_UNLIKELY(sl == NULL || sl->pc != pc))
+		pc_obj_bad(pc, obj, sl);
+	uintptr_t off = (uintptr_t)obj - (uintptr_t)sl->objbase;
+	if (PC_UNLIKELY((uintptr_t)obj < (uintptr_t)sl->objbase ||
+	    off >= (uintptr_t)pc->slab_nobj * pc->objsize ||
+	    (uint64_t)off * pc->objsize_div >= pc->objsize_div))
+		pc_obj_bad(pc, obj, sl);
+}
 
 /* magazine.c */
 extern pc_mag_t	 pc_mag_none;	/* stands in for a missing magazine: empty and full */
@@ -194,6 +296,23 @@ void		 pc_slot_unlock(pc_slot_t *s);
 pc_mag_t	*pc_slot_detach_locked(pc_slot_t *s, pc_mag_t *chain);
 uint64_t	 pc_slot_cached_locked(const pc_slot_t *s);
 void		*pc_cpu_steal(pcache_t *pc);
+
+/* rseq.c */
+int		 pc_rseq_init(pcache_t *pc);
+void		 pc_rseq_fini(pcache_t *pc);
+#ifdef PC_RSEQ_ARCH
+extern ptrdiff_t pc_rseq_off;
+void		*pc_rseq_get_slow(pcache_t *pc, int flags);
+void		 pc_rseq_put_slow(pcache_t *pc, void *obj);
+void		 pc_rseq_wake_check(pcache_t *pc);
+void		 pc_rseq_own(pcache_t *pc, unsigned cpu);
+void		 pc_rseq_own_all(pcache_t *pc);
+void		 pc_rseq_release(pcache_t *pc, unsigned cpu);
+size_t		 pc_rseq_take_owned(pcache_t *pc, unsigned cpu, void **buf);
+void		*pc_rseq_pop_owned(pcache_t *pc, unsigned cpu);
+void		 pc_rseq_counts(const pcache_t *pc, unsigned cpu, uint64_t *cached,
+		    uint64_t *hits, uint64_t *puts);
+#endif
 
 /* pcache.c */
 void		*pc_get_slow(pcache_t *pc, int flags);

@@ -20,6 +20,9 @@
 #include <stdlib.h>
 
 #include "pcache_impl.h"
+#ifdef PC_RSEQ_ARCH
+#include "rseq_x86_64.h"
+#endif
 
 /*
  * slot_trylock: take a slot's lock if it is free.  Acquire: pairs with the
@@ -153,11 +156,20 @@ slot_put_miss(pcache_t *pc, pc_slot_t *s, void *obj)
 }
 
 /*
- * pcache_get: see pcache.h.  Hit path: one try-lock, one pop, one unlock.
+ * pcache_get: see pcache.h.  Hit path: one restartable pop (rseq.c), or
+ * else one try-lock, one pop, one unlock.
  */
 void *
 pcache_get(pcache_t *pc, int flags)
 {
+#ifdef PC_RSEQ_ARCH
+	if (PC_LIKELY(pc->rseq)) {
+		void *obj = rseq_pop(pc_rseq_off, pc->rslots, pc->rstride, pc->ncpu);
+		if (PC_LIKELY(obj != NULL))
+			return obj;
+		return pc_rseq_get_slow(pc, flags);
+	}
+#endif
 	if (PC_LIKELY(pc->slots != NULL)) {
 		pc_slot_t *s = &pc->slots[pc_cpu_current(pc)];
 
@@ -215,8 +227,8 @@ put_slow(pcache_t *pc, void *obj, bool need_mag)
 }
 
 /*
- * pcache_put: see pcache.h.  Hit path: the ownership check, one try-lock,
- * one push, one unlock.
+ * pcache_put: see pcache.h.  Hit path: the ownership check, then one
+ * restartable push, or else one try-lock, one push, one unlock.
  */
 void
 pcache_put(pcache_t *pc, void *obj)
@@ -224,6 +236,20 @@ pcache_put(pcache_t *pc, void *obj)
 	if (obj == NULL)
 		return;
 	pc_obj_check(pc, obj);
+#ifdef PC_RSEQ_ARCH
+	if (PC_LIKELY(pc->rseq)) {
+		if (PC_LIKELY(rseq_push(pc_rseq_off, pc->rslots, pc->rstride,
+		    pc->ncpu, pc->rcap, obj))) {
+			/* Relaxed: see pc_rseq_wake_check(). */
+			if (PC_UNLIKELY(atomic_load_explicit(&pc->hl_waiters,
+			    memory_order_relaxed) != 0))
+				pc_hardlimit_wake(pc);
+			return;
+		}
+		pc_rseq_put_slow(pc, obj);
+		return;
+	}
+#endif
 	if (PC_LIKELY(pc->slots != NULL)) {
 		pc_slot_t *s = &pc->slots[pc_cpu_current(pc)];
 
@@ -295,6 +321,13 @@ pc_cpu_steal(pcache_t *pc)
 		void *obj = NULL;
 
 		pc_slot_lock(s);
+#ifdef PC_RSEQ_ARCH
+		if (pc->rseq) {
+			pc_rseq_own(pc, i);
+			obj = pc_rseq_pop_owned(pc, i);
+			pc_rseq_release(pc, i);
+		} else
+#endif
 		if (s->loaded->n > 0)
 			obj = s->loaded->objs[--s->loaded->n];
 		else if (s->prev->n > 0)

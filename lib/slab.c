@@ -473,7 +473,7 @@ pc_slab_fini(pcache_t *pc)
  * pc_obj_bad: report a pointer that pc_obj_check() refused, naming the
  * cache that does own it where there is one.  Never returns.
  */
-PC_NOINLINE PC_NORETURN static void
+PC_NOINLINE void
 pc_obj_bad(pcache_t *pc, const void *obj, const struct pc_slab *sl)
 {
 	if (sl == NULL)
@@ -491,21 +491,3 @@ pc_obj_bad(pcache_t *pc, const void *obj, const struct pc_slab *sl)
 	    (size_t)((const char *)obj - sl->objbase) % pc->objsize, pc->objsize);
 }
 
-/*
- * pc_obj_check: abort unless `obj` is the start of an object in one of
- * this cache's slabs.  Lock-free (see pagemap.c).  The divisibility test
- * is Lemire's: for 32-bit n, n % d == 0 iff n * ceil(2^64 / d) < ceil(2^64 / d).
- */
-void
-pc_obj_check(pcache_t *pc, const void *obj)
-{
-	struct pc_slab *sl = pc_pagemap_lookup(obj);
-
-	if (PC_UNLIKELY(sl == NULL || sl->pc != pc))
-		pc_obj_bad(pc, obj, sl);
-	uintptr_t off = (uintptr_t)obj - (uintptr_t)sl->objbase;
-	if (PC_UNLIKELY((const char *)obj < sl->objbase ||
-	    off >= (uintptr_t)pc->slab_nobj * pc->objsize ||
-	    (uint64_t)off * pc->objsize_div >= pc->objsize_div))
-		pc_obj_bad(pc, obj, sl);
-}

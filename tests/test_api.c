@@ -8,6 +8,10 @@
 #include <stdio.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <linux/membarrier.h>
+#include <sys/syscall.h>
+#endif
 
 #include "testutil.h"
 
@@ -685,6 +689,38 @@ START_TEST(bulk_waitok_holds_nothing_while_waiting)
 }
 END_TEST
 
+/*
+ * The per-CPU layer is chosen once per cache: PCACHE_NOCPU has none,
+ * PCACHE_RSEQ=0 forces the locked one, and otherwise restartable
+ * sequences are used wherever the build and the kernel support them.
+ */
+START_TEST(fastpath_is_selected_and_reported)
+{
+	struct pcache_config cfg = { .size = 32 };
+	struct pcache_stats st;
+	const char *env = getenv("PCACHE_RSEQ");
+	bool forced_off = env != NULL && strcmp(env, "0") == 0;
+
+	pcache_t *pc = pcache_create("path", &cfg);
+	pcache_get_stats(pc, &st);
+#ifdef PC_RSEQ_ARCH
+	bool kernel_ok = (syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0) &
+	    MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ) != 0;
+	ck_assert_uint_eq(st.fastpath, forced_off || !kernel_ok ?
+	    PCACHE_FASTPATH_LOCK : PCACHE_FASTPATH_RSEQ);
+#else
+	(void)forced_off;
+	ck_assert_uint_eq(st.fastpath, PCACHE_FASTPATH_LOCK);
+#endif
+	ck_assert_int_eq(pcache_destroy(pc), 0);
+	cfg.flags = PCACHE_NOCPU;
+	pc = pcache_create("path-nocpu", &cfg);
+	pcache_get_stats(pc, &st);
+	ck_assert_uint_eq(st.fastpath, PCACHE_FASTPATH_NONE);
+	ck_assert_int_eq(pcache_destroy(pc), 0);
+}
+END_TEST
+
 static void
 pin_first_cpu(void)
 {
@@ -722,6 +758,7 @@ api_suite(void)
 	tcase_add_test(tc, bulk_all_or_nothing);
 	tcase_add_test(tc, bulk_waitok_holds_nothing_while_waiting);
 	tcase_add_test(tc, get_ctor_negative_error_is_einval);
+	tcase_add_test(tc, fastpath_is_selected_and_reported);
 	suite_add_tcase(s, tc);
 	return s;
 }

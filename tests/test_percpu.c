@@ -209,8 +209,8 @@ START_TEST(invalidate_local_drains_only_caller_cpu)
 	on_cpu(cpus[0], batch_cycle, &big);
 	pcache_get_stats(pc, &st);
 	uint64_t cpu_before = st.cached_cpu, depot_before = st.cached_depot;
-	uint64_t on_cpu0 = pc_slot_cached_locked(&pc->slots[cpus[0]]);
-	ck_assert_uint_eq(pc_slot_cached_locked(&pc->slots[cpus[1]]), (uint64_t)k1);
+	uint64_t on_cpu0 = cpu_cached(pc, cpus[0]);
+	ck_assert_uint_eq(cpu_cached(pc, cpus[1]), (uint64_t)k1);
 	ck_assert_uint_gt(depot_before, 0);
 
 	on_cpu(cpus[0], do_invalidate_local, pc);
@@ -240,7 +240,7 @@ struct holder {
 	atomic_int phase;
 };
 
-/* Hold the slot of our CPU locked, as a thread preempted inside it would. */
+/* Hold our CPU's slot, as a preempted thread or a remote drainer would. */
 static void *
 slot_squatter(void *p)
 {
@@ -250,11 +250,11 @@ slot_squatter(void *p)
 
 	allowed_cpus(&cpu, 1);
 	bind_to(cpu);
-	pc_slot_lock(&pc->slots[cpu]);
+	slot_hold(pc, cpu);
 	atomic_store(&h->phase, 1);
 	while (atomic_load(&h->phase) != 2)
 		sched_yield();
-	pc_slot_unlock(&pc->slots[cpu]);
+	slot_release(pc, cpu);
 	return NULL;
 }
 

@@ -1,0 +1,364 @@
+/*
+ * rseq.c -- the restartable-sequence per-CPU layer: registration, the
+ * per-CPU object arrays, their slow paths, and remote drains.
+ *
+ * Copyright (c) 2026 The libpcache developers.  BSD-2-Clause; see LICENSE.
+ *
+ * Layout.  Each CPU has one array of up to rcap = 2 * magsize constructed
+ * objects and a count n, the only word a critical section commits.  The
+ * array stands for the loaded and previous magazines of the locked layer:
+ * a get that finds it empty refills it with one whole magazine from the
+ * depot, a put that finds it full spills one whole magazine's worth to
+ * the depot, so after either there is a magazine's worth of room and of
+ * objects, which is the hysteresis the pair of magazines gives, kept with
+ * single-store commits.
+ *
+ * Exclusion.  On its own CPU a thread needs no lock: a section that is
+ * preempted or migrated restarts.  A thread that works on another CPU's
+ * array (invalidation, hard-limit steals, destroy) holds that CPU's slot
+ * lock, sets the array's `divert` flag so new sections leave it alone, and
+ * then calls membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ) for the CPU,
+ * which restarts any section in flight there; from then on the array is
+ * the drainer's until it clears `divert`.
+ *
+ * Where the kernel lacks rseq or that membarrier command, where glibc's
+ * registration is absent and ours fails, or with PCACHE_RSEQ=0, caches use
+ * the locked layer in percpu.c instead.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pcache_impl.h"
+
+#ifdef PC_RSEQ_ARCH
+
+#include <linux/membarrier.h>
+#include <sys/rseq.h>
+#include <sys/syscall.h>
+
+#include "rseq_x86_64.h"
+
+ptrdiff_t pc_rseq_off;			/* struct rseq's offset from the thread pointer */
+static bool rseq_usable;
+static bool rseq_ours;			/* glibc did not register: we do, per thread */
+static pthread_once_t rseq_once = PTHREAD_ONCE_INIT;
+
+/* Our own area, used only when glibc has none.  Initial-exec TLS keeps its
+ * offset from the thread pointer the same in every thread. */
+static __thread struct rseq rseq_area
+    __attribute__((tls_model("initial-exec"), aligned(32))) = {
+	.cpu_id = (uint32_t)RSEQ_CPU_ID_UNINITIALIZED,
+};
+
+/* thread_pointer: the x86-64 thread pointer (the TCB's self pointer). */
+static inline char *
+thread_pointer(void)
+{
+	char *tp;
+
+	__asm__("movq %%fs:0, %0" : "=r" (tp));
+	return tp;
+}
+
+static int
+membarrier(int cmd, unsigned flags, int cpu)
+{
+	return (int)syscall(SYS_membarrier, cmd, flags, cpu);
+}
+
+/* register_thread: register rseq_area for the calling thread.  0 or -1. */
+static int
+register_thread(void)
+{
+	if ((int32_t)rseq_area.cpu_id >= 0)
+		return 0;
+	return (int)syscall(SYS_rseq, &rseq_area, sizeof(rseq_area), 0, RSEQ_SIG);
+}
+
+/*
+ * rseq_probe: decide once whether the rseq layer can be used: the
+ * environment allows it, a struct rseq is registered (glibc's, or ours for
+ * this thread) and the kernel can restart sections on a chosen CPU.
+ */
+static void
+rseq_probe(void)
+{
+	const char *env = getenv("PCACHE_RSEQ");
+
+	if (env != NULL && strcmp(env, "0") == 0)
+		return;
+	if (__rseq_size >= offsetof(struct rseq, flags) + sizeof(uint32_t) &&
+	    (int32_t)((struct rseq *)(thread_pointer() +
+	    __rseq_offset))->cpu_id >= 0) {
+		pc_rseq_off = __rseq_offset;
+	} else {
+		pc_rseq_off = (char *)&rseq_area - thread_pointer();
+		rseq_ours = true;
+		if (register_thread() != 0)
+			return;
+	}
+	if (membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ, 0, 0) != 0)
+		return;
+	if (membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ,
+	    MEMBARRIER_CMD_FLAG_CPU, sched_getcpu()) != 0)
+		return;
+	rseq_usable = true;
+}
+
+/*
+ * pc_rseq_init: give a new cache the rseq layer when the system allows it.
+ * Returns 0 (pc->rseq tells which layer it got) or ENOMEM.
+ */
+int
+pc_rseq_init(pcache_t *pc)
+{
+	pthread_once(&rseq_once, rseq_probe);
+	if (!rseq_usable)
+		return 0;
+	pc->rcap = 2 * (size_t)pc->magsize;
+	pc->rstride = (offsetof(pc_rslot_t, objs) + pc->rcap * sizeof(void *) +
+	    PC_CACHELINE - 1) & ~(size_t)(PC_CACHELINE - 1);
+	pc->rslots = aligned_alloc(PC_CACHELINE, pc->rstride * pc->ncpu);
+	pc->drainbuf = malloc(pc->rcap * pc->ncpu * sizeof(void *));
+	if (pc->rslots == NULL || pc->drainbuf == NULL) {
+		free(pc->rslots);
+		free(pc->drainbuf);
+		pc->rslots = NULL;
+		pc->drainbuf = NULL;
+		return ENOMEM;
+	}
+	memset(pc->rslots, 0, pc->rstride * pc->ncpu);
+	pc->rseq = true;
+	return 0;
+}
+
+/* pc_rseq_fini: free the arrays (empty by now).  Nobody uses the cache. */
+void
+pc_rseq_fini(pcache_t *pc)
+{
+	free(pc->rslots);
+	free(pc->drainbuf);
+	pc->rslots = NULL;
+	pc->drainbuf = NULL;
+	pc->rseq = false;
+}
+
+static inline pc_rslot_t *
+rslot(const pcache_t *pc, unsigned cpu)
+{
+	return (pc_rslot_t *)(pc->rslots + (size_t)cpu * pc->rstride);
+}
+
+static inline void *
+rseq_pop_here(pcache_t *pc)
+{
+	return rseq_pop(pc_rseq_off, pc->rslots, pc->rstride, pc->ncpu);
+}
+
+static inline bool
+rseq_push_here(pcache_t *pc, void *obj)
+{
+	return rseq_push(pc_rseq_off, pc->rslots, pc->rstride, pc->ncpu,
+	    pc->rcap, obj);
+}
+
+/*
+ * thread_ready: whether the calling thread can run sections now,
+ * registering our own area on its first use when glibc has none.
+ */
+static bool
+thread_ready(void)
+{
+	if (!rseq_ours)
+		return true;
+	return register_thread() == 0;
+}
+
+/*
+ * pc_rseq_get_slow: the current CPU's array is empty or diverted.  Refill
+ * it with a full magazine from the depot and pop again; if the refill does
+ * not go through, serve the caller from that magazine.  With no full
+ * magazine in the depot, fall back to pc_get_slow().  No lock held.
+ */
+void *
+pc_rseq_get_slow(pcache_t *pc, int flags)
+{
+	pc_depot_t *d = &pc->depot;
+
+	if (rseq_ours && (int32_t)rseq_area.cpu_id < 0) {
+		if (!thread_ready())
+			return pc_get_slow(pc, flags);
+		void *obj = rseq_pop_here(pc);
+		if (obj != NULL)
+			return obj;
+	}
+	pthread_mutex_lock(&d->lock);
+	pc_mag_t *m = pc_depot_take_full(d);
+	pthread_mutex_unlock(&d->lock);
+	if (m == NULL)
+		return pc_get_slow(pc, flags);
+
+	void *obj = NULL;
+	if (rseq_refill(pc_rseq_off, pc->rslots, pc->rstride, pc->ncpu,
+	    pc->rcap, m->objs, m->n)) {
+		m->n = 0;
+		obj = rseq_pop_here(pc);
+	}
+	if (obj == NULL && m->n > 0) {
+		obj = m->objs[--m->n];
+		/* Relaxed: a statistic. */
+		atomic_fetch_add_explicit(&pc->slow_gets, 1, memory_order_relaxed);
+	}
+	pthread_mutex_lock(&d->lock);
+	if (m->n > 0)
+		pc_depot_give_full(d, m);
+	else
+		pc_depot_give_empty(d, m);
+	pthread_mutex_unlock(&d->lock);
+	return obj != NULL ? obj : pc_get_slow(pc, flags);
+}
+
+/*
+ * pc_rseq_put_slow: the current CPU's array is full or diverted.  Spill a
+ * magazine's worth of it to the depot and push again; failing that, the
+ * object goes to the depot's loose magazine.  No lock held.
+ */
+void
+pc_rseq_put_slow(pcache_t *pc, void *obj)
+{
+	pc_depot_t *d = &pc->depot;
+
+	if (rseq_ours && (int32_t)rseq_area.cpu_id < 0 && thread_ready() &&
+	    rseq_push_here(pc, obj)) {
+		pc_rseq_wake_check(pc);
+		return;
+	}
+	pthread_mutex_lock(&d->lock);
+	pc_mag_t *e = pc_depot_take_empty(d);
+	pthread_mutex_unlock(&d->lock);
+	if (e == NULL)
+		e = pc_mag_alloc(pc);
+	if (e != NULL) {
+		e->n = (unsigned)rseq_take(pc_rseq_off, pc->rslots, pc->rstride,
+		    pc->ncpu, e->objs, pc->magsize);
+		pthread_mutex_lock(&d->lock);
+		if (e->n > 0)
+			pc_depot_give_full(d, e);
+		else
+			pc_depot_give_empty(d, e);
+		/* Relaxed: d->lock orders it against a sleeper's scan. */
+		bool wake = e->n > 0 && atomic_load_explicit(&pc->hl_waiters,
+		    memory_order_relaxed) != 0;
+		pthread_mutex_unlock(&d->lock);
+		if (wake)
+			pc_hardlimit_wake(pc);
+		if (rseq_push_here(pc, obj)) {
+			pc_rseq_wake_check(pc);
+			return;
+		}
+	}
+	pc_depot_put(pc, obj);
+}
+
+/*
+ * pc_rseq_wake_check: after a push, wake hard-limit sleepers if there are
+ * any.  The load may be satisfied before the push's commit is visible to
+ * others, but a sleeper announces itself with a full barrier and then
+ * restarts this CPU's sections with membarrier (pc_rseq_own()) before it
+ * looks, which drains our store: it either sees the object or we see it.
+ */
+void
+pc_rseq_wake_check(pcache_t *pc)
+{
+	/* Relaxed: ordered by the membarrier described above. */
+	if (atomic_load_explicit(&pc->hl_waiters, memory_order_relaxed) != 0)
+		pc_hardlimit_wake(pc);
+}
+
+/*
+ * pc_rseq_own: make CPU cpu's array the caller's: divert new sections and
+ * restart any in flight.  The caller holds the CPU's slot lock.
+ */
+void
+pc_rseq_own(pcache_t *pc, unsigned cpu)
+{
+	/* Seq_cst: visible before the membarrier below restarts the CPU. */
+	atomic_store(&rslot(pc, cpu)->divert, 1);
+	if (membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ,
+	    MEMBARRIER_CMD_FLAG_CPU, (int)cpu) != 0)
+		(void)membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ, 0, 0);
+}
+
+/* pc_rseq_own_all: pc_rseq_own() for every CPU, with one membarrier. */
+void
+pc_rseq_own_all(pcache_t *pc)
+{
+	for (unsigned i = 0; i < pc->ncpu; i++) {
+		/* Seq_cst: as in pc_rseq_own(). */
+		atomic_store(&rslot(pc, i)->divert, 1);
+	}
+	(void)membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ, 0, 0);
+}
+
+/* pc_rseq_release: give an owned array back to its CPU's sections. */
+void
+pc_rseq_release(pcache_t *pc, unsigned cpu)
+{
+	/* Release: our writes to n and objs[] precede the sections' reads. */
+	atomic_store_explicit(&rslot(pc, cpu)->divert, 0, memory_order_release);
+}
+
+/* pc_rseq_take_owned: move every object of an owned array to buf. */
+size_t
+pc_rseq_take_owned(pcache_t *pc, unsigned cpu, void **buf)
+{
+	pc_rslot_t *s = rslot(pc, cpu);
+	size_t n = s->n;
+
+	memcpy(buf, s->objs, n * sizeof(void *));
+	s->n = 0;
+	return n;
+}
+
+/* pc_rseq_pop_owned: one object from an owned array, or NULL. */
+void *
+pc_rseq_pop_owned(pcache_t *pc, unsigned cpu)
+{
+	pc_rslot_t *s = rslot(pc, cpu);
+
+	return s->n > 0 ? s->objs[--s->n] : NULL;
+}
+
+/*
+ * pc_rseq_counts: a CPU's cached objects and fast-path counters, read
+ * without exclusion (each is a single aligned word).
+ */
+void
+pc_rseq_counts(const pcache_t *pc, unsigned cpu, uint64_t *cached,
+    uint64_t *hits, uint64_t *puts)
+{
+	const volatile pc_rslot_t *s = rslot(pc, cpu);
+
+	*cached = s->n;
+	*hits = s->hits;
+	*puts = s->puts;
+}
+
+#else /* !PC_RSEQ_ARCH */
+
+int
+pc_rseq_init(pcache_t *pc)
+{
+	(void)pc;
+	return 0;
+}
+
+void
+pc_rseq_fini(pcache_t *pc)
+{
+	(void)pc;
+}
+
+#endif /* PC_RSEQ_ARCH */
