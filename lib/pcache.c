@@ -295,6 +295,18 @@ get_anywhere(pcache_t *pc, int flags, int *errp)
 	return obj;
 }
 
+/*
+ * put_each: pcache_put() for each of objs[0..n-1].  Each call that finds
+ * hard-limit sleepers bumps hl_seq exactly once, which pcache_get_bulk()
+ * counts on.
+ */
+static void
+put_each(pcache_t *pc, void *const *objs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		pcache_put(pc, objs[i]);
+}
+
 /* hl_seq_now: the current wake-up count.  Takes hl_lock. */
 static uint64_t
 hl_seq_now(pcache_t *pc)
@@ -360,7 +372,7 @@ pc_get_slow(pcache_t *pc, int flags)
  * without sleeping; when the hard limit stops the fill, the partial set
  * goes back before a PCACHE_WAITOK caller sleeps, so no caller sleeps on
  * objects it holds itself.  While registered in hl_waiters each of our own
- * puts bumps hl_seq exactly once (see pc_hardlimit_wake()'s callers), so
+ * puts bumps hl_seq exactly once (see put_each()), so
  * after giving back i objects the caller sleeps until hl_seq has moved
  * more than i: until someone else put an object back or changed a limit.
  */
@@ -368,11 +380,19 @@ int
 pcache_get_bulk(pcache_t *pc, void **objs, size_t n, int flags)
 {
 	int error = 0;
+	size_t first = 0;	/* objects already taken by the fast pass */
 
+	if (n == 0)
+		return 0;
+#ifdef PC_RSEQ_ARCH
+	if (pc->rseq && (first = pc_rseq_get_bulk(pc, objs, n)) == n)
+		return 0;
+#endif
 	pthread_mutex_lock(&pc->slab_lock);
 	size_t limit = pc->hardlimit;
 	pthread_mutex_unlock(&pc->slab_lock);
 	if (limit != 0 && n > limit) {
+		put_each(pc, objs, first);
 		errno = EAGAIN;
 		return -1;
 	}
@@ -380,14 +400,15 @@ pcache_get_bulk(pcache_t *pc, void **objs, size_t n, int flags)
 	atomic_fetch_add(&pc->hl_waiters, 1);
 	for (;;) {
 		uint64_t seq = hl_seq_now(pc);
-		size_t i = 0;
+		size_t i = first;
 
+		first = 0;
 		while (i < n && (objs[i] = pcache_get(pc, flags | PCACHE_NOWAIT)) != NULL)
 			i++;
 		if (i == n)
 			break;
 		error = errno;
-		pcache_put_bulk(pc, objs, i);
+		put_each(pc, objs, i);
 		if (error != EAGAIN || (flags & PCACHE_NOWAIT))
 			break;
 		pthread_mutex_lock(&pc->hl_lock);
@@ -405,12 +426,20 @@ pcache_get_bulk(pcache_t *pc, void **objs, size_t n, int flags)
 	return 0;
 }
 
-/* pcache_put_bulk: see pcache.h. */
+/*
+ * pcache_put_bulk: see pcache.h.  On the rseq layer whole chunks go into
+ * the CPU's array in one section each.
+ */
 void
 pcache_put_bulk(pcache_t *pc, void *const *objs, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
-		pcache_put(pc, objs[i]);
+#ifdef PC_RSEQ_ARCH
+	if (pc->rseq) {
+		pc_rseq_put_bulk(pc, objs, n);
+		return;
+	}
+#endif
+	put_each(pc, objs, n);
 }
 
 /*

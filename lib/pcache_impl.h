@@ -304,6 +304,8 @@ void		 pc_rseq_fini(pcache_t *pc);
 extern ptrdiff_t pc_rseq_off;
 void		*pc_rseq_get_slow(pcache_t *pc, int flags);
 void		 pc_rseq_put_slow(pcache_t *pc, void *obj);
+size_t		 pc_rseq_get_bulk(pcache_t *pc, void **objs, size_t n);
+void		 pc_rseq_put_bulk(pcache_t *pc, void *const *objs, size_t n);
 void		 pc_rseq_wake_check(pcache_t *pc);
 void		 pc_rseq_own(pcache_t *pc, unsigned cpu);
 void		 pc_rseq_own_all(pcache_t *pc);

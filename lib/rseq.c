@@ -221,6 +221,37 @@ pc_rseq_get_slow(pcache_t *pc, int flags)
 }
 
 /*
+ * rseq_spill: move a magazine's worth of the current CPU's array to the
+ * depot's full list.  False when nothing moved (the array was empty or
+ * diverted, or no magazine could be had).  No lock held.
+ */
+static bool
+rseq_spill(pcache_t *pc)
+{
+	pc_depot_t *d = &pc->depot;
+
+	pthread_mutex_lock(&d->lock);
+	pc_mag_t *e = pc_depot_take_empty(d);
+	pthread_mutex_unlock(&d->lock);
+	if (e == NULL && (e = pc_mag_alloc(pc)) == NULL)
+		return false;
+	e->n = (unsigned)rseq_take(pc_rseq_off, pc->rslots, pc->rstride,
+	    pc->ncpu, e->objs, pc->magsize);
+	pthread_mutex_lock(&d->lock);
+	if (e->n > 0)
+		pc_depot_give_full(d, e);
+	else
+		pc_depot_give_empty(d, e);
+	/* Relaxed: d->lock orders it against a sleeper's scan. */
+	bool wake = e->n > 0 && atomic_load_explicit(&pc->hl_waiters,
+	    memory_order_relaxed) != 0;
+	pthread_mutex_unlock(&d->lock);
+	if (wake)
+		pc_hardlimit_wake(pc);
+	return e->n > 0;
+}
+
+/*
  * pc_rseq_put_slow: the current CPU's array is full or diverted.  Spill a
  * magazine's worth of it to the depot and push again; failing that, the
  * object goes to the depot's loose magazine.  No lock held.
@@ -228,38 +259,106 @@ pc_rseq_get_slow(pcache_t *pc, int flags)
 void
 pc_rseq_put_slow(pcache_t *pc, void *obj)
 {
-	pc_depot_t *d = &pc->depot;
-
 	if (rseq_ours && (int32_t)rseq_area.cpu_id < 0 && thread_ready() &&
 	    rseq_push_here(pc, obj)) {
 		pc_rseq_wake_check(pc);
 		return;
 	}
-	pthread_mutex_lock(&d->lock);
-	pc_mag_t *e = pc_depot_take_empty(d);
-	pthread_mutex_unlock(&d->lock);
-	if (e == NULL)
-		e = pc_mag_alloc(pc);
-	if (e != NULL) {
-		e->n = (unsigned)rseq_take(pc_rseq_off, pc->rslots, pc->rstride,
-		    pc->ncpu, e->objs, pc->magsize);
+	if (rseq_spill(pc) && rseq_push_here(pc, obj)) {
+		pc_rseq_wake_check(pc);
+		return;
+	}
+	pc_depot_put(pc, obj);
+}
+
+/*
+ * pc_rseq_get_bulk: up to n constructed objects from the current CPU's
+ * array (one section) and then whole depot magazines, never from the slab
+ * layer.  Returns how many were placed in objs[].  A magazine's leftover
+ * refills the array.  No lock held.
+ */
+size_t
+pc_rseq_get_bulk(pcache_t *pc, void **objs, size_t n)
+{
+	pc_depot_t *d = &pc->depot;
+	size_t got = rseq_take(pc_rseq_off, pc->rslots, pc->rstride, pc->ncpu,
+	    objs, n);
+
+	while (got < n) {
 		pthread_mutex_lock(&d->lock);
-		if (e->n > 0)
-			pc_depot_give_full(d, e);
-		else
-			pc_depot_give_empty(d, e);
-		/* Relaxed: d->lock orders it against a sleeper's scan. */
-		bool wake = e->n > 0 && atomic_load_explicit(&pc->hl_waiters,
-		    memory_order_relaxed) != 0;
+		pc_mag_t *m = pc_depot_take_full(d);
 		pthread_mutex_unlock(&d->lock);
-		if (wake)
-			pc_hardlimit_wake(pc);
-		if (rseq_push_here(pc, obj)) {
+		if (m == NULL)
+			break;
+		size_t k = m->n < n - got ? m->n : n - got;
+		m->n -= (unsigned)k;
+		memcpy(objs + got, m->objs + m->n, k * sizeof(void *));
+		got += k;
+		if (m->n > 0 && rseq_refill(pc_rseq_off, pc->rslots, pc->rstride,
+		    pc->ncpu, pc->rcap, m->objs, m->n))
+			m->n = 0;
+		pthread_mutex_lock(&d->lock);
+		if (m->n > 0)
+			pc_depot_give_full(d, m);
+		else
+			pc_depot_give_empty(d, m);
+		pthread_mutex_unlock(&d->lock);
+	}
+	/* Relaxed: a statistic. */
+	atomic_fetch_add_explicit(&pc->slow_gets, got, memory_order_relaxed);
+	return got;
+}
+
+/*
+ * rseq_put_chunk: put k checked objects: appended to the current CPU's
+ * array in one section when they fit (after one spill if needed), else one
+ * by one.  No lock held.
+ */
+static void
+rseq_put_chunk(pcache_t *pc, void *const *objs, size_t k)
+{
+	for (int tries = 0; tries < 2; tries++) {
+		if (rseq_refill(pc_rseq_off, pc->rslots, pc->rstride, pc->ncpu,
+		    pc->rcap, objs, k)) {
+			/* Relaxed: a statistic. */
+			atomic_fetch_add_explicit(&pc->slow_puts, k,
+			    memory_order_relaxed);
 			pc_rseq_wake_check(pc);
 			return;
 		}
+		if (!rseq_spill(pc))
+			break;
 	}
-	pc_depot_put(pc, obj);
+	for (size_t i = 0; i < k; i++) {
+		if (rseq_push_here(pc, objs[i]))
+			pc_rseq_wake_check(pc);
+		else
+			pc_rseq_put_slow(pc, objs[i]);
+	}
+}
+
+/*
+ * pc_rseq_put_bulk: pcache_put_bulk() on the rseq layer: every non-NULL
+ * pointer checked, then put in chunks of at most a magazine.
+ */
+void
+pc_rseq_put_bulk(pcache_t *pc, void *const *objs, size_t n)
+{
+	void *chunk[64];
+	size_t k = 0, max = pc->magsize < 64 ? pc->magsize : 64;
+
+	for (size_t i = 0; i < n; i++) {
+		if (objs[i] == NULL)
+			continue;
+		pc_obj_check(pc, objs[i]);
+		chunk[k++] = objs[i];
+		if (k == max) {
+			rseq_put_chunk(pc, chunk, k);
+			k = 0;
+		}
+	}
+	if (k > 0)
+		rseq_put_chunk(pc, chunk, k);
 }
 
 /*
