@@ -146,6 +146,24 @@ pc_depot_give_empty(pc_depot_t *d, pc_mag_t *m)
 }
 
 /*
+ * pc_depot_return: put a magazine back on the list its contents call for.
+ * Takes d->lock.  Returns whether it held objects.
+ */
+bool
+pc_depot_return(pc_depot_t *d, pc_mag_t *m)
+{
+	bool full = m->n > 0;
+
+	pthread_mutex_lock(&d->lock);
+	if (full)
+		pc_depot_give_full(d, m);
+	else
+		pc_depot_give_empty(d, m);
+	pthread_mutex_unlock(&d->lock);
+	return full;
+}
+
+/*
  * pc_depot_get: one constructed object from the depot (the loose magazine,
  * refilled from the full list), or NULL when the depot holds none.  Takes
  * d->lock.

@@ -279,6 +279,7 @@ pc_mag_t	*pc_depot_take_full(pc_depot_t *d);
 pc_mag_t	*pc_depot_take_empty(pc_depot_t *d);
 void		 pc_depot_give_full(pc_depot_t *d, pc_mag_t *m);
 void		 pc_depot_give_empty(pc_depot_t *d, pc_mag_t *m);
+bool		 pc_depot_return(pc_depot_t *d, pc_mag_t *m);
 void		*pc_depot_get(pcache_t *pc);
 void		 pc_depot_put(pcache_t *pc, void *obj);
 pc_mag_t	*pc_depot_detach_locked(pc_depot_t *d);

@@ -211,12 +211,7 @@ pc_rseq_get_slow(pcache_t *pc, int flags)
 		/* Relaxed: a statistic. */
 		atomic_fetch_add_explicit(&pc->slow_gets, 1, memory_order_relaxed);
 	}
-	pthread_mutex_lock(&d->lock);
-	if (m->n > 0)
-		pc_depot_give_full(d, m);
-	else
-		pc_depot_give_empty(d, m);
-	pthread_mutex_unlock(&d->lock);
+	(void)pc_depot_return(d, m);
 	return obj != NULL ? obj : pc_get_slow(pc, flags);
 }
 
@@ -237,18 +232,16 @@ rseq_spill(pcache_t *pc)
 		return false;
 	e->n = (unsigned)rseq_take(pc_rseq_off, pc->rslots, pc->rstride,
 	    pc->ncpu, e->objs, pc->magsize);
-	pthread_mutex_lock(&d->lock);
-	if (e->n > 0)
-		pc_depot_give_full(d, e);
-	else
-		pc_depot_give_empty(d, e);
-	/* Relaxed: d->lock orders it against a sleeper's scan. */
-	bool wake = e->n > 0 && atomic_load_explicit(&pc->hl_waiters,
-	    memory_order_relaxed) != 0;
-	pthread_mutex_unlock(&d->lock);
-	if (wake)
+	if (!pc_depot_return(d, e))
+		return false;
+	/*
+	 * Relaxed, and after d->lock is dropped: a sleeper bumps hl_waiters
+	 * before it looks in the depot under d->lock, so if its look missed
+	 * this magazine, its increment is visible to us now.
+	 */
+	if (atomic_load_explicit(&pc->hl_waiters, memory_order_relaxed) != 0)
 		pc_hardlimit_wake(pc);
-	return e->n > 0;
+	return true;
 }
 
 /*
@@ -297,12 +290,7 @@ pc_rseq_get_bulk(pcache_t *pc, void **objs, size_t n)
 		if (m->n > 0 && rseq_refill(pc_rseq_off, pc->rslots, pc->rstride,
 		    pc->ncpu, pc->rcap, m->objs, m->n))
 			m->n = 0;
-		pthread_mutex_lock(&d->lock);
-		if (m->n > 0)
-			pc_depot_give_full(d, m);
-		else
-			pc_depot_give_empty(d, m);
-		pthread_mutex_unlock(&d->lock);
+		(void)pc_depot_return(d, m);
 	}
 	/* Relaxed: a statistic. */
 	atomic_fetch_add_explicit(&pc->slow_gets, got, memory_order_relaxed);
