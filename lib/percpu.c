@@ -156,20 +156,12 @@ slot_put_miss(pcache_t *pc, pc_slot_t *s, void *obj)
 }
 
 /*
- * pcache_get: see pcache.h.  Hit path: one restartable pop (rseq.c), or
- * else one try-lock, one pop, one unlock.
+ * lock_get: pcache_get() on the locked layer.  Hit path: one try-lock,
+ * one pop, one unlock.
  */
-void *
-pcache_get(pcache_t *pc, int flags)
+PC_NOINLINE static void *
+lock_get(pcache_t *pc, int flags)
 {
-#ifdef PC_RSEQ_ARCH
-	if (PC_LIKELY(pc->rseq)) {
-		void *obj = rseq_pop(pc_rseq_off, pc->rslots, pc->rstride, pc->ncpu);
-		if (PC_LIKELY(obj != NULL))
-			return obj;
-		return pc_rseq_get_slow(pc, flags);
-	}
-#endif
 	if (PC_LIKELY(pc->slots != NULL)) {
 		pc_slot_t *s = &pc->slots[pc_cpu_current(pc)];
 
@@ -188,6 +180,24 @@ pcache_get(pcache_t *pc, int flags)
 		}
 	}
 	return pc_get_slow(pc, flags);
+}
+
+/*
+ * pcache_get: see pcache.h.  Hit path: one restartable pop (rseq.c); the
+ * locked layer and every slow path are out of line.
+ */
+void *
+pcache_get(pcache_t *pc, int flags)
+{
+#ifdef PC_RSEQ_ARCH
+	if (PC_LIKELY(pc->rseq)) {
+		void *obj = rseq_pop(pc_rseq_off, pc->rslots, pc->rstride, pc->ncpu);
+		if (PC_LIKELY(obj != NULL))
+			return obj;
+		return pc_rseq_get_slow(pc, flags);
+	}
+#endif
+	return lock_get(pc, flags);
 }
 
 /*
@@ -227,29 +237,12 @@ put_slow(pcache_t *pc, void *obj, bool need_mag)
 }
 
 /*
- * pcache_put: see pcache.h.  Hit path: the ownership check, then one
- * restartable push, or else one try-lock, one push, one unlock.
+ * lock_put: pcache_put() on the locked layer, after the ownership check.
+ * Hit path: one try-lock, one push, one unlock.
  */
-void
-pcache_put(pcache_t *pc, void *obj)
+PC_NOINLINE static void
+lock_put(pcache_t *pc, void *obj)
 {
-	if (obj == NULL)
-		return;
-	pc_obj_check(pc, obj);
-#ifdef PC_RSEQ_ARCH
-	if (PC_LIKELY(pc->rseq)) {
-		if (PC_LIKELY(rseq_push(pc_rseq_off, pc->rslots, pc->rstride,
-		    pc->ncpu, pc->rcap, obj))) {
-			/* Relaxed: see pc_rseq_wake_check(). */
-			if (PC_UNLIKELY(atomic_load_explicit(&pc->hl_waiters,
-			    memory_order_relaxed) != 0))
-				pc_hardlimit_wake(pc);
-			return;
-		}
-		pc_rseq_put_slow(pc, obj);
-		return;
-	}
-#endif
 	if (PC_LIKELY(pc->slots != NULL)) {
 		pc_slot_t *s = &pc->slots[pc_cpu_current(pc)];
 
@@ -275,6 +268,33 @@ pcache_put(pcache_t *pc, void *obj)
 		}
 	}
 	put_slow(pc, obj, false);
+}
+
+/*
+ * pcache_put: see pcache.h.  Hit path: the ownership check, then one
+ * restartable push; the locked layer and every slow path are out of line.
+ */
+void
+pcache_put(pcache_t *pc, void *obj)
+{
+	if (obj == NULL)
+		return;
+	pc_obj_check(pc, obj);
+#ifdef PC_RSEQ_ARCH
+	if (PC_LIKELY(pc->rseq)) {
+		if (PC_LIKELY(rseq_push(pc_rseq_off, pc->rslots, pc->rstride,
+		    pc->ncpu, pc->rcap, obj))) {
+			/* Relaxed: see pc_rseq_wake_check(). */
+			if (PC_UNLIKELY(atomic_load_explicit(&pc->hl_waiters,
+			    memory_order_relaxed) != 0))
+				pc_hardlimit_wake(pc);
+			return;
+		}
+		pc_rseq_put_slow(pc, obj);
+		return;
+	}
+#endif
+	lock_put(pc, obj);
 }
 
 /*
