@@ -31,6 +31,7 @@ struct run {
 	atomic_int *go;
 };
 
+/* now: monotonic time in seconds. */
 static double
 now(void)
 {
@@ -94,6 +95,7 @@ point(pcache_t *pc, const unsigned *cpus, unsigned n, unsigned batch, double sec
 	return (double)total / secs;
 }
 
+/* cmp: qsort comparator for doubles, ascending. */
 static int
 cmp(const void *a, const void *b)
 {
@@ -101,6 +103,10 @@ cmp(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/*
+ * main: print the table of medians for 1 .. all allowed CPUs; 0, or 1 when
+ * the topology or the cache is missing or the cache does not empty.
+ */
 int
 main(int argc, char **argv)
 {
