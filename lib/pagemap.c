@@ -98,6 +98,19 @@ pm_set(const struct pc_slab *sl, size_t size, struct pc_slab *val)
 	return 0;
 }
 
+/* pc_pagemap_lock, pc_pagemap_unlock: hold the writers' lock across fork. */
+void
+pc_pagemap_lock(void)
+{
+	pthread_mutex_lock(&map_lock);
+}
+
+void
+pc_pagemap_unlock(void)
+{
+	pthread_mutex_unlock(&map_lock);
+}
+
 /*
  * pc_pagemap_insert: map the pages of a new slab of `size` bytes to it.
  * Returns 0, or ENOMEM (no node memory, or an address beyond 48 bits).

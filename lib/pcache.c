@@ -57,6 +57,7 @@ pcache_create(const char *name, const struct pcache_config *cfg)
 		goto fail_cpu;
 	if ((pc->flags & PCACHE_NOCPU) == 0 && pc_rseq_init(pc) != 0)
 		goto fail_rseq;
+	pc_fork_register(pc);
 	return pc;
 
 fail_rseq:
@@ -78,17 +79,24 @@ fail_slab:
 }
 
 /*
- * lock_all, unlock_all: drain_lock, every CPU slot in index order (and,
+ * pc_lock_all, pc_unlock_all: drain_lock, every CPU slot in index order (and,
  * with the rseq layer, ownership of every CPU's array), then the depot.
  * The fixed order keeps two sweepers from deadlocking; a thread on the
  * fast path holds one slot at most and may wait only for the depot, which
  * a sweeper takes last.  drain_lock also guards pc->drainbuf, which holds
  * the objects taken from the rseq arrays until they are destructed.
  */
-static void
-lock_all(pcache_t *pc)
+void
+pc_lock_all(pcache_t *pc)
 {
 	pthread_mutex_lock(&pc->drain_lock);
+	pc_lock_cpus_depot(pc);
+}
+
+/* pc_lock_cpus_depot: pc_lock_all() after drain_lock. */
+void
+pc_lock_cpus_depot(pcache_t *pc)
+{
 	for (unsigned i = 0; pc->slots != NULL && i < pc->ncpu; i++)
 		pc_slot_lock(&pc->slots[i]);
 #ifdef PC_RSEQ_ARCH
@@ -98,9 +106,9 @@ lock_all(pcache_t *pc)
 	pthread_mutex_lock(&pc->depot.lock);
 }
 
-/* unlock_all: undo lock_all() except drain_lock, which the caller drops. */
-static void
-unlock_all(pcache_t *pc)
+/* pc_unlock_all: undo pc_lock_all() except drain_lock, which the caller drops. */
+void
+pc_unlock_all(pcache_t *pc)
 {
 	pthread_mutex_unlock(&pc->depot.lock);
 	for (unsigned i = 0; pc->slots != NULL && i < pc->ncpu; i++) {
@@ -115,7 +123,7 @@ unlock_all(pcache_t *pc)
 /*
  * detach_all_locked: every constructed object in the cache layer: a chain
  * of magazines, plus (rseq layer) *nbuf objects in pc->drainbuf.
- * lock_all() held.
+ * pc_lock_all() held.
  */
 static pc_mag_t *
 detach_all_locked(pcache_t *pc, size_t *nbuf)
@@ -136,7 +144,7 @@ detach_all_locked(pcache_t *pc, size_t *nbuf)
 }
 
 /*
- * cached_all_locked: constructed objects in the cache layer.  lock_all()
+ * cached_all_locked: constructed objects in the cache layer.  pc_lock_all()
  * held.
  */
 static uint64_t
@@ -183,9 +191,9 @@ pcache_invalidate(pcache_t *pc)
 {
 	size_t nbuf;
 
-	lock_all(pc);
+	pc_lock_all(pc);
 	pc_mag_t *chain = detach_all_locked(pc, &nbuf);
-	unlock_all(pc);
+	pc_unlock_all(pc);
 	flush_chain(pc, chain);
 	pc_obj_destroy_many(pc, pc->drainbuf, nbuf);
 	pthread_mutex_unlock(&pc->drain_lock);
@@ -229,20 +237,21 @@ pcache_destroy(pcache_t *pc)
 {
 	if (pc == NULL)
 		return 0;
-	lock_all(pc);
+	pc_lock_all(pc);
 	uint64_t cached = cached_all_locked(pc);
 	pthread_mutex_lock(&pc->slab_lock);
 	size_t nout = pc->nout;
 	pthread_mutex_unlock(&pc->slab_lock);
 	if (nout > cached) {
-		unlock_all(pc);
+		pc_unlock_all(pc);
 		pthread_mutex_unlock(&pc->drain_lock);
 		return EBUSY;
 	}
 	size_t nbuf;
 	pc_mag_t *chain = detach_all_locked(pc, &nbuf);
-	unlock_all(pc);
+	pc_unlock_all(pc);
 	pthread_mutex_unlock(&pc->drain_lock);
+	pc_fork_unregister(pc);
 	pc_mag_destroy_chain(pc, chain);
 	pc_obj_destroy_many(pc, pc->drainbuf, nbuf);
 

@@ -166,7 +166,7 @@ struct pcache {
 	size_t		 rstride;
 	size_t		 rcap;		/* 2 * magsize */
 	void		**drainbuf;	/* ncpu * rcap entries, under drain_lock */
-	pthread_mutex_t	 drain_lock;	/* serialises lock_all() users */
+	pthread_mutex_t	 drain_lock;	/* serialises pc_lock_all() users */
 
 	pc_depot_t	 depot;
 
@@ -178,6 +178,9 @@ struct pcache {
 	size_t		 nfree;		/* raw objects on slab free lists */
 	size_t		 lowat, hiwat, hardlimit;
 	size_t		 colour_next;
+
+	/* The process's list of caches, for fork (fork.c). */
+	pcache_t	*reg_next, *reg_prev;
 
 	/* Hard-limit sleepers. */
 	pthread_mutex_t	 hl_lock;
@@ -213,6 +216,8 @@ typedef struct pm_mid {
 extern _Atomic(pm_mid_t *) pc_pagemap_root[PM_FANOUT];
 
 int		 pc_pagemap_insert(struct pc_slab *sl, size_t size);
+void		 pc_pagemap_lock(void);
+void		 pc_pagemap_unlock(void);
 void		 pc_pagemap_remove(const struct pc_slab *sl, size_t size);
 
 /* pc_pagemap_lookup: the slab holding `addr`, or NULL; never reads *addr. */
@@ -316,8 +321,16 @@ void		*pc_rseq_pop_owned(pcache_t *pc, unsigned cpu);
 void		 pc_rseq_counts(const pcache_t *pc, unsigned cpu, uint64_t *cached,
 		    uint64_t *hits, uint64_t *puts);
 #endif
+void		 pc_rseq_fork_child(void);
+
+/* fork.c */
+void		 pc_fork_register(pcache_t *pc);
+void		 pc_fork_unregister(pcache_t *pc);
 
 /* pcache.c */
+void		 pc_lock_all(pcache_t *pc);
+void		 pc_lock_cpus_depot(pcache_t *pc);
+void		 pc_unlock_all(pcache_t *pc);
 void		*pc_get_slow(pcache_t *pc, int flags);
 void		 pc_hardlimit_wake(pcache_t *pc);
 

@@ -134,6 +134,18 @@ pc_rseq_init(pcache_t *pc)
 	return 0;
 }
 
+/*
+ * pc_rseq_fork_child: in a child process, renew the membarrier
+ * registration the remote drains rely on (it belongs to the address
+ * space, which the child has anew).  Registering twice is harmless.
+ */
+void
+pc_rseq_fork_child(void)
+{
+	if (rseq_usable)
+		(void)membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ, 0, 0);
+}
+
 /* pc_rseq_fini: free the arrays (empty by now).  Nobody uses the cache. */
 void
 pc_rseq_fini(pcache_t *pc)
@@ -434,6 +446,11 @@ pc_rseq_counts(const pcache_t *pc, unsigned cpu, uint64_t *cached,
 }
 
 #else /* !PC_RSEQ_ARCH */
+
+void
+pc_rseq_fork_child(void)
+{
+}
 
 int
 pc_rseq_init(pcache_t *pc)

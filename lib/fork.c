@@ -1,0 +1,109 @@
+/*
+ * fork.c -- keeping every cache usable in the child of a multithreaded
+ * process.
+ *
+ * Copyright (c) 2026 The libpcache developers.  BSD-2-Clause; see LICENSE.
+ *
+ * fork() copies the memory of every cache but only the calling thread: a
+ * lock another thread held at that instant would stay held in the child
+ * for ever.  So the prepare handler takes every lock of every cache (in
+ * the library's lock order) and the page map's, and the parent and child
+ * handlers release them; the child also drops the count of hard-limit
+ * sleepers (none of them exist there) and renews what the rseq layer
+ * registered for the address space.
+ */
+#include "pcache_impl.h"
+
+static pthread_mutex_t	 registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static pcache_t		*registry;
+static pthread_once_t	 atfork_once = PTHREAD_ONCE_INIT;
+
+/*
+ * fork_prepare: take the registry lock, then every cache's drain lock
+ * (first, for all caches, so that a destructor running under one cache's
+ * drain lock may still enter another cache), then each cache's slots,
+ * depot, slab and hard-limit locks, then the page map's lock.
+ */
+static void
+fork_prepare(void)
+{
+	pthread_mutex_lock(&registry_lock);
+	for (pcache_t *pc = registry; pc != NULL; pc = pc->reg_next)
+		pthread_mutex_lock(&pc->drain_lock);
+	for (pcache_t *pc = registry; pc != NULL; pc = pc->reg_next) {
+		pc_lock_cpus_depot(pc);
+		pthread_mutex_lock(&pc->slab_lock);
+		pthread_mutex_lock(&pc->hl_lock);
+	}
+	pc_pagemap_lock();
+}
+
+/* fork_release: undo fork_prepare(), in the parent or the child. */
+static void
+fork_release(void)
+{
+	pc_pagemap_unlock();
+	for (pcache_t *pc = registry; pc != NULL; pc = pc->reg_next) {
+		pthread_mutex_unlock(&pc->hl_lock);
+		pthread_mutex_unlock(&pc->slab_lock);
+		pc_unlock_all(pc);
+		pthread_mutex_unlock(&pc->drain_lock);
+	}
+	pthread_mutex_unlock(&registry_lock);
+}
+
+static void
+fork_parent(void)
+{
+	fork_release();
+}
+
+/*
+ * fork_child: the child is single-threaded: nobody sleeps at a hard limit
+ * and the condition variable's waiters are gone with their threads.
+ */
+static void
+fork_child(void)
+{
+	for (pcache_t *pc = registry; pc != NULL; pc = pc->reg_next) {
+		/* Relaxed: the child has one thread. */
+		atomic_store_explicit(&pc->hl_waiters, 0, memory_order_relaxed);
+		pthread_cond_init(&pc->hl_cv, NULL);
+	}
+	pc_rseq_fork_child();
+	fork_release();
+}
+
+static void
+atfork_install(void)
+{
+	(void)pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
+/* pc_fork_register: add a new cache to the list the fork handlers walk. */
+void
+pc_fork_register(pcache_t *pc)
+{
+	pthread_once(&atfork_once, atfork_install);
+	pthread_mutex_lock(&registry_lock);
+	pc->reg_prev = NULL;
+	pc->reg_next = registry;
+	if (registry != NULL)
+		registry->reg_prev = pc;
+	registry = pc;
+	pthread_mutex_unlock(&registry_lock);
+}
+
+/* pc_fork_unregister: take a cache being destroyed off the list. */
+void
+pc_fork_unregister(pcache_t *pc)
+{
+	pthread_mutex_lock(&registry_lock);
+	if (pc->reg_prev != NULL)
+		pc->reg_prev->reg_next = pc->reg_next;
+	else
+		registry = pc->reg_next;
+	if (pc->reg_next != NULL)
+		pc->reg_next->reg_prev = pc->reg_prev;
+	pthread_mutex_unlock(&registry_lock);
+}
