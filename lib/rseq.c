@@ -277,32 +277,80 @@ pc_rseq_put_slow(pcache_t *pc, void *obj)
 }
 
 /*
+ * take_fulls: unlink up to `want` full magazines from the depot in one
+ * hold of its lock, as a chain.  Takes d->lock.
+ */
+static pc_mag_t *
+take_fulls(pc_depot_t *d, size_t want)
+{
+	pc_mag_t *chain = NULL, *m;
+
+	pthread_mutex_lock(&d->lock);
+	while (want-- > 0 && (m = pc_depot_take_full(d)) != NULL) {
+		m->next = chain;
+		chain = m;
+	}
+	pthread_mutex_unlock(&d->lock);
+	return chain;
+}
+
+/*
+ * return_chain: give a chain of magazines back to the depot in one hold of
+ * its lock, each to the list its contents call for, and wake hard-limit
+ * sleepers if objects came back.  Takes d->lock.
+ */
+static void
+return_chain(pcache_t *pc, pc_mag_t *chain)
+{
+	pc_depot_t *d = &pc->depot;
+	bool objects = false;
+
+	pthread_mutex_lock(&d->lock);
+	while (chain != NULL) {
+		pc_mag_t *next = chain->next;
+		if (chain->n > 0) {
+			pc_depot_give_full(d, chain);
+			objects = true;
+		} else
+			pc_depot_give_empty(d, chain);
+		chain = next;
+	}
+	/* Relaxed: d->lock orders it against a sleeper's scan. */
+	bool wake = objects &&
+	    atomic_load_explicit(&pc->hl_waiters, memory_order_relaxed) != 0;
+	pthread_mutex_unlock(&d->lock);
+	if (wake)
+		pc_hardlimit_wake(pc);
+}
+
+/*
  * pc_rseq_get_bulk: up to n constructed objects from the current CPU's
- * array (one section) and then whole depot magazines, never from the slab
- * layer.  Returns how many were placed in objs[].  A magazine's leftover
- * refills the array.  No lock held.
+ * array (one section) and then whole depot magazines (one depot lock hold
+ * per round), never from the slab layer.  Returns how many were placed in
+ * objs[].  What is left in the last magazine refills the array if it fits.
+ * No lock held.
  */
 size_t
 pc_rseq_get_bulk(pcache_t *pc, void **objs, size_t n)
 {
-	pc_depot_t *d = &pc->depot;
 	size_t got = rseq_take(pc_rseq_off, pc->rslots, pc->rstride, pc->ncpu,
 	    objs, n);
 
 	while (got < n) {
-		pthread_mutex_lock(&d->lock);
-		pc_mag_t *m = pc_depot_take_full(d);
-		pthread_mutex_unlock(&d->lock);
-		if (m == NULL)
+		pc_mag_t *chain = take_fulls(&pc->depot,
+		    (n - got + pc->magsize - 1) / pc->magsize);
+		if (chain == NULL)
 			break;
-		size_t k = m->n < n - got ? m->n : n - got;
-		m->n -= (unsigned)k;
-		memcpy(objs + got, m->objs + m->n, k * sizeof(void *));
-		got += k;
-		if (m->n > 0 && rseq_refill(pc_rseq_off, pc->rslots, pc->rstride,
-		    pc->ncpu, pc->rcap, m->objs, m->n))
-			m->n = 0;
-		(void)pc_depot_return(d, m);
+		for (pc_mag_t *m = chain; m != NULL; m = m->next) {
+			size_t k = m->n < n - got ? m->n : n - got;
+			m->n -= (unsigned)k;
+			memcpy(objs + got, m->objs + m->n, k * sizeof(void *));
+			got += k;
+			if (m->n > 0 && rseq_refill(pc_rseq_off, pc->rslots,
+			    pc->rstride, pc->ncpu, pc->rcap, m->objs, m->n))
+				m->n = 0;
+		}
+		return_chain(pc, chain);
 	}
 	/* Relaxed: a statistic. */
 	atomic_fetch_add_explicit(&pc->slow_gets, got, memory_order_relaxed);
@@ -310,55 +358,54 @@ pc_rseq_get_bulk(pcache_t *pc, void **objs, size_t n)
 }
 
 /*
- * rseq_put_chunk: put k checked objects: appended to the current CPU's
- * array in one section when they fit (after one spill if needed), else one
- * by one.  No lock held.
- */
-static void
-rseq_put_chunk(pcache_t *pc, void *const *objs, size_t k)
-{
-	for (int tries = 0; tries < 2; tries++) {
-		if (rseq_refill(pc_rseq_off, pc->rslots, pc->rstride, pc->ncpu,
-		    pc->rcap, objs, k)) {
-			/* Relaxed: a statistic. */
-			atomic_fetch_add_explicit(&pc->slow_puts, k,
-			    memory_order_relaxed);
-			pc_rseq_wake_check(pc);
-			return;
-		}
-		if (!rseq_spill(pc))
-			break;
-	}
-	for (size_t i = 0; i < k; i++) {
-		if (rseq_push_here(pc, objs[i]))
-			pc_rseq_wake_check(pc);
-		else
-			pc_rseq_put_slow(pc, objs[i]);
-	}
-}
-
-/*
- * pc_rseq_put_bulk: pcache_put_bulk() on the rseq layer: every non-NULL
- * pointer checked, then put in chunks of at most a magazine.
+ * pc_rseq_put_bulk: pcache_put_bulk() on the rseq layer.  Every non-NULL
+ * pointer is checked; they go in chunks of at most a magazine: into the
+ * current CPU's array in one section while they fit, the rest into
+ * magazines that reach the depot together in one lock hold.
  */
 void
 pc_rseq_put_bulk(pcache_t *pc, void *const *objs, size_t n)
 {
-	void *chunk[64];
-	size_t k = 0, max = pc->magsize < 64 ? pc->magsize : 64;
+	pc_mag_t *fulls = NULL;
+	const struct pc_slab *last = NULL;
+	size_t i = 0, done = 0;
 
-	for (size_t i = 0; i < n; i++) {
-		if (objs[i] == NULL)
-			continue;
-		pc_obj_check(pc, objs[i]);
-		chunk[k++] = objs[i];
-		if (k == max) {
-			rseq_put_chunk(pc, chunk, k);
-			k = 0;
+	while (i < n) {
+		void *chunk[128];
+		size_t k = 0, max = pc->magsize;
+
+		for (; i < n && k < max; i++) {
+			if (objs[i] != NULL) {
+				pc_obj_check_near(pc, objs[i], &last);
+				chunk[k++] = objs[i];
+			}
 		}
+		if (k == 0)
+			break;
+		done += k;
+		if (fulls == NULL && rseq_refill(pc_rseq_off, pc->rslots,
+		    pc->rstride, pc->ncpu, pc->rcap, chunk, k))
+			continue;
+		pthread_mutex_lock(&pc->depot.lock);
+		pc_mag_t *m = pc_depot_take_empty(&pc->depot);
+		pthread_mutex_unlock(&pc->depot.lock);
+		if (m == NULL && (m = pc_mag_alloc(pc)) == NULL) {
+			done -= k;
+			for (size_t j = 0; j < k; j++)
+				pc_rseq_put_slow(pc, chunk[j]);
+			continue;
+		}
+		memcpy(m->objs, chunk, k * sizeof(void *));
+		m->n = (unsigned)k;
+		m->next = fulls;
+		fulls = m;
 	}
-	if (k > 0)
-		rseq_put_chunk(pc, chunk, k);
+	if (fulls != NULL)
+		return_chain(pc, fulls);
+	else
+		pc_rseq_wake_check(pc);
+	/* Relaxed: a statistic. */
+	atomic_fetch_add_explicit(&pc->slow_puts, done, memory_order_relaxed);
 }
 
 /*
