@@ -1,20 +1,90 @@
 /*
- * debug.c -- abort messages and the switches of checked mode.
+ * debug.c -- abort messages and checked mode (PCACHE_DEBUG).
  *
  * Copyright (c) 2026 The libpcache developers.  BSD-2-Clause; see LICENSE.
+ *
+ * Checked mode is chosen once per cache, at creation.  A checked cache has
+ * no per-CPU layer, so every get and put takes the out-of-line paths where
+ * the hooks below sit, and the fast path of every other cache has no test
+ * for it.  What it keeps, all outside the objects:
+ *   - a state byte per object in the slab header (free, new, cached, in
+ *     use), changed with atomic exchanges, so a double put is seen even
+ *     when two threads race to make it;
+ *   - a redzone after each object (PC_DBG_REDZONE bytes at least),
+ *     written when the object leaves the slab layer and checked on every
+ *     put, get and destruction;
+ *   - for caches without a constructor, freed objects filled with a poison
+ *     pattern that the next get (or the destruction) verifies; for caches
+ *     with one, whose objects keep their contents, a checksum taken at put
+ *     and verified the same way;
+ *   - a log of the last PC_DBG_LOG gets and puts (thread, CPU, a short
+ *     backtrace where the C library has backtrace()), printed with every
+ *     abort message.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#ifdef PCACHE_HAVE_EXECINFO
+#include <execinfo.h>
+#endif
 
 #include "pcache_impl.h"
 
+enum { DBG_FREE = 0, DBG_NEW, DBG_CACHED, DBG_INUSE };
+
+#define PC_DBG_POISON	0xa5
+#define PC_DBG_RZBYTE	0x5c
+#define PC_DBG_LOG	32
+#define PC_DBG_FRAMES	6
+
+struct pc_txrec {
+	const void	*obj;
+	uint64_t	 seq;
+	long		 tid;
+	int		 cpu;
+	char		 op;		/* 'g' get, 'p' put */
+	int		 nframes;
+	void		*frames[PC_DBG_FRAMES];
+};
+
+struct pc_dbg {
+	pthread_mutex_t	 lock;		/* the log */
+	uint64_t	 seq;
+	struct pc_txrec	 log[PC_DBG_LOG];
+};
+
 /*
- * pc_panic: print "libpcache: cache 'NAME': pointer P: MESSAGE" on stderr
- * and abort.  Used for misuse that would otherwise corrupt the cache, such
- * as a put of a pointer the cache does not own.  Takes no lock, so it is
- * safe from any context that still has a usable stderr.
+ * print_log: the transaction log, oldest first, on stderr.  Takes no lock:
+ * it runs on the way to abort(), possibly with the log lock held.
+ */
+static void
+print_log(const pcache_t *pc)
+{
+	const struct pc_dbg *g = pc->dbg;
+	uint64_t first = g->seq > PC_DBG_LOG ? g->seq - PC_DBG_LOG : 0;
+
+	fprintf(stderr, "libpcache: cache '%s': last %u gets and puts:\n",
+	    pc->name, (unsigned)(g->seq - first));
+	for (uint64_t s = first; s < g->seq; s++) {
+		const struct pc_txrec *r = &g->log[s % PC_DBG_LOG];
+		fprintf(stderr, "  #%llu %s %p thread %ld cpu %d\n",
+		    (unsigned long long)r->seq, r->op == 'g' ? "get" : "put",
+		    r->obj, r->tid, r->cpu);
+#ifdef PCACHE_HAVE_EXECINFO
+		fflush(stderr);
+		backtrace_symbols_fd(r->frames, r->nframes, 2);
+#endif
+	}
+}
+
+/*
+ * pc_panic: print "libpcache: cache 'NAME': pointer P: MESSAGE" on stderr,
+ * the transaction log of a checked cache, and abort.  Used for misuse that
+ * would otherwise corrupt the cache.  Takes no lock.
  */
 void
 pc_panic(const pcache_t *pc, const void *obj, const char *fmt, ...)
@@ -27,6 +97,8 @@ pc_panic(const pcache_t *pc, const void *obj, const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, "libpcache: cache '%s': pointer %p: %s\n",
 	    pc != NULL ? pc->name : "?", obj, msg);
+	if (pc != NULL && pc->dbg != NULL)
+		print_log(pc);
 	fflush(stderr);
 	abort();
 }
@@ -41,4 +113,191 @@ pc_env_debug(void)
 	const char *v = getenv("PCACHE_DEBUG");
 
 	return v != NULL && *v != '\0' && strcmp(v, "0") != 0;
+}
+
+/* pc_dbg_init: the log of a new checked cache.  0 or ENOMEM. */
+int
+pc_dbg_init(pcache_t *pc)
+{
+	struct pc_dbg *g = calloc(1, sizeof(*g));
+
+	if (g == NULL || pthread_mutex_init(&g->lock, NULL) != 0) {
+		free(g);
+		return ENOMEM;
+	}
+	pc->dbg = g;
+	return 0;
+}
+
+/* pc_dbg_fini: free the log. */
+void
+pc_dbg_fini(pcache_t *pc)
+{
+	if (pc->dbg != NULL) {
+		pthread_mutex_destroy(&pc->dbg->lock);
+		free(pc->dbg);
+		pc->dbg = NULL;
+	}
+}
+
+/* obj_state: the state byte of obj in its slab's header. */
+static atomic_uchar *
+obj_state(const pcache_t *pc, const struct pc_slab *sl, const void *obj)
+{
+	size_t idx = (size_t)((const char *)obj - sl->objbase) / pc->objsize;
+
+	return (atomic_uchar *)((char *)(uintptr_t)sl + pc->dbg_state_off) + idx;
+}
+
+/* obj_sum: where obj's checksum is kept. */
+static uint32_t *
+obj_sum(const pcache_t *pc, const struct pc_slab *sl, const void *obj)
+{
+	size_t idx = (size_t)((const char *)obj - sl->objbase) / pc->objsize;
+
+	return (uint32_t *)((char *)(uintptr_t)sl + pc->dbg_sum_off) + idx;
+}
+
+/* checksum: FNV-1a over the caller's bytes of the object. */
+static uint32_t
+checksum(const pcache_t *pc, const void *obj)
+{
+	const unsigned char *p = obj;
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < pc->usersize; i++)
+		h = (h ^ p[i]) * 16777619u;
+	return h;
+}
+
+/* check_redzone: abort if anything wrote past the object's end. */
+static void
+check_redzone(const pcache_t *pc, const void *obj, const char *when)
+{
+	const unsigned char *p = obj;
+
+	for (size_t i = pc->usersize; i < pc->objsize; i++) {
+		if (p[i] != PC_DBG_RZBYTE)
+			pc_panic(pc, obj, "redzone overwritten at offset %zu "
+			    "(object size %zu), seen %s", i, pc->usersize, when);
+	}
+}
+
+/*
+ * check_contents: abort if a cached object changed since its put: the
+ * poison pattern (no constructor) or the checksum (constructor).
+ */
+static void
+check_contents(const pcache_t *pc, const struct pc_slab *sl, const void *obj)
+{
+	if (pc->ctor == NULL) {
+		const unsigned char *p = obj;
+		for (size_t i = 0; i < pc->usersize; i++) {
+			if (p[i] != PC_DBG_POISON)
+				pc_panic(pc, obj, "write after put at offset %zu", i);
+		}
+	} else if (*obj_sum(pc, sl, obj) != checksum(pc, obj))
+		pc_panic(pc, obj, "write after put: the cached constructed "
+		    "object's contents changed");
+}
+
+/* log_op: append one get or put to the log.  Takes the log lock. */
+static void
+log_op(pcache_t *pc, const void *obj, char op)
+{
+	struct pc_dbg *g = pc->dbg;
+	struct pc_txrec r = { .obj = obj, .op = op,
+	    .tid = (long)syscall(SYS_gettid), .cpu = sched_getcpu() };
+
+#ifdef PCACHE_HAVE_EXECINFO
+	r.nframes = backtrace(r.frames, PC_DBG_FRAMES);
+#endif
+	pthread_mutex_lock(&g->lock);
+	r.seq = g->seq;
+	g->log[g->seq++ % PC_DBG_LOG] = r;
+	pthread_mutex_unlock(&g->lock);
+}
+
+/*
+ * pc_dbg_leave_slab: a raw object leaves the slab layer: it must have been
+ * free; write its redzone.  slab_lock held.
+ */
+void
+pc_dbg_leave_slab(pcache_t *pc, const struct pc_slab *sl, void *obj)
+{
+	unsigned char was = atomic_exchange(obj_state(pc, sl, obj), DBG_NEW);
+
+	if (was != DBG_FREE)
+		pc_panic(pc, obj, "slab free list hands out an object in state %u",
+		    was);
+	memset((char *)obj + pc->usersize, PC_DBG_RZBYTE,
+	    pc->objsize - pc->usersize);
+}
+
+/* pc_dbg_enter_slab: an object returns to its slab.  slab_lock held. */
+void
+pc_dbg_enter_slab(pcache_t *pc, const struct pc_slab *sl, void *obj)
+{
+	atomic_store(obj_state(pc, sl, obj), DBG_FREE);
+}
+
+/*
+ * pc_dbg_get: an object is about to be handed out.  Checks that nobody
+ * holds it, that its redzone is intact and that nobody wrote to it while
+ * it was cached.  No lock held.
+ */
+void
+pc_dbg_get(pcache_t *pc, void *obj)
+{
+	const struct pc_slab *sl = pc_pagemap_lookup(obj);
+	unsigned char was = atomic_exchange(obj_state(pc, sl, obj), DBG_INUSE);
+
+	if (was == DBG_INUSE)
+		pc_panic(pc, obj, "object handed out twice");
+	if (was == DBG_FREE)
+		pc_panic(pc, obj, "a free object is in the cache layer");
+	check_redzone(pc, obj, "at get");
+	if (was == DBG_CACHED)
+		check_contents(pc, sl, obj);
+	log_op(pc, obj, 'g');
+}
+
+/*
+ * pc_dbg_put: an object comes back.  Refuses a double put and a put of an
+ * object never handed out, checks the redzone, then poisons the object or
+ * records its checksum.  No lock held.
+ */
+void
+pc_dbg_put(pcache_t *pc, void *obj)
+{
+	const struct pc_slab *sl = pc_pagemap_lookup(obj);
+	unsigned char was = atomic_exchange(obj_state(pc, sl, obj), DBG_CACHED);
+
+	log_op(pc, obj, 'p');
+	if (was == DBG_CACHED || was == DBG_NEW)
+		pc_panic(pc, obj, "double put");
+	if (was == DBG_FREE)
+		pc_panic(pc, obj, "put of an object that was never handed out");
+	check_redzone(pc, obj, "at put");
+	if (pc->ctor == NULL)
+		memset(obj, PC_DBG_POISON, pc->usersize);
+	else
+		*obj_sum(pc, sl, obj) = checksum(pc, obj);
+}
+
+/*
+ * pc_dbg_destroy: a cached object is about to be destructed: check its
+ * redzone and contents as a get would.  No lock held.
+ */
+void
+pc_dbg_destroy(pcache_t *pc, void *obj)
+{
+	const struct pc_slab *sl = pc_pagemap_lookup(obj);
+	unsigned char was = atomic_load(obj_state(pc, sl, obj));
+
+	if (was != DBG_CACHED && was != DBG_NEW)
+		pc_panic(pc, obj, "destructing an object in state %u", was);
+	check_redzone(pc, obj, "at destruction");
+	if (was == DBG_CACHED)
+		check_contents(pc, sl, obj);
 }

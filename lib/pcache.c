@@ -53,9 +53,13 @@ pcache_create(const char *name, const struct pcache_config *cfg)
 		goto fail_depot;
 	if (pthread_mutex_init(&pc->drain_lock, NULL) != 0)
 		goto fail_drain;
-	if ((pc->flags & PCACHE_NOCPU) == 0 && pc_cpu_init(pc) != 0)
+	/* A checked cache has no per-CPU layer: its calls reach the hooks. */
+	bool percpu = (pc->flags & (PCACHE_NOCPU | PCACHE_DEBUG)) == 0;
+	if ((pc->flags & PCACHE_DEBUG) != 0 && pc_dbg_init(pc) != 0)
+		goto fail_dbg;
+	if (percpu && pc_cpu_init(pc) != 0)
 		goto fail_cpu;
-	if ((pc->flags & PCACHE_NOCPU) == 0 && pc_rseq_init(pc) != 0)
+	if (percpu && pc_rseq_init(pc) != 0)
 		goto fail_rseq;
 	pc_fork_register(pc);
 	return pc;
@@ -63,6 +67,8 @@ pcache_create(const char *name, const struct pcache_config *cfg)
 fail_rseq:
 	pc_cpu_fini(pc);
 fail_cpu:
+	pc_dbg_fini(pc);
+fail_dbg:
 	pthread_mutex_destroy(&pc->drain_lock);
 fail_drain:
 	pc_depot_fini(pc);
@@ -257,6 +263,7 @@ pcache_destroy(pcache_t *pc)
 
 	pc_rseq_fini(pc);
 	pc_cpu_fini(pc);
+	pc_dbg_fini(pc);
 	pc_depot_fini(pc);
 	pc_slab_fini(pc);
 	pthread_cond_destroy(&pc->hl_cv);
@@ -327,7 +334,7 @@ hl_seq_now(pcache_t *pc)
 }
 
 /*
- * pc_get_slow: a get the caller's slot could not serve.  At the hard limit
+ * get_slow_inner: a get the caller's slot could not serve.  At the hard limit
  * the caller registers in hl_waiters and looks again; a putter reads
  * hl_waiters under the lock of the place it put the object, so either the
  * look finds the object or the putter sees the waiter and bumps hl_seq.
@@ -335,8 +342,8 @@ hl_seq_now(pcache_t *pc)
  * PCACHE_NOWAIT caller is refused then, a PCACHE_WAITOK one sleeps until
  * hl_seq moves.
  */
-void *
-pc_get_slow(pcache_t *pc, int flags)
+static void *
+get_slow_inner(pcache_t *pc, int flags)
 {
 	int error = 0;
 	void *obj = get_anywhere(pc, flags, &error);
@@ -373,6 +380,20 @@ pc_get_slow(pcache_t *pc, int flags)
 	atomic_fetch_sub_explicit(&pc->hl_waiters, 1, memory_order_relaxed);
 	if (obj == NULL)
 		errno = error;
+	return obj;
+}
+
+/*
+ * pc_get_slow: get_slow_inner(), then checked mode's look at the
+ * object on its way out.
+ */
+void *
+pc_get_slow(pcache_t *pc, int flags)
+{
+	void *obj = get_slow_inner(pc, flags);
+
+	if (pc->dbg != NULL && obj != NULL)
+		pc_dbg_get(pc, obj);
 	return obj;
 }
 

@@ -48,6 +48,7 @@
 #define PC_MAX_SLAB_OBJS 65535		/* free indices are uint16_t */
 #define PC_NBUCKETS	4		/* partial-slab fullness buckets */
 #define PC_EHARDLIMIT	(-1)		/* internal: the hard limit refused a get */
+#define PC_DBG_REDZONE	8		/* checked mode: redzone bytes at least */
 
 /*
  * A slab: one allocator page cut into objects.  The header sits at the
@@ -140,7 +141,8 @@ typedef struct pc_slot {
 
 struct pcache {
 	/* Read-mostly: set at creation. */
-	size_t		 objsize;	/* size rounded up to align */
+	size_t		 objsize;	/* size (+ redzone) rounded up to align */
+	size_t		 usersize;	/* the size the caller asked for */
 	size_t		 align;
 	size_t		 slabsize;
 	unsigned	 slab_nobj;
@@ -178,6 +180,11 @@ struct pcache {
 	size_t		 nfree;		/* raw objects on slab free lists */
 	size_t		 lowat, hiwat, hardlimit;
 	size_t		 colour_next;
+
+	/* Checked mode (debug.c); dbg is NULL in other caches. */
+	struct pc_dbg	*dbg;
+	size_t		 dbg_state_off;	/* state bytes, from the slab header */
+	size_t		 dbg_sum_off;	/* checksums, from the slab header */
 
 	/* The process's list of caches, for fork (fork.c). */
 	pcache_t	*reg_next, *reg_prev;
@@ -368,5 +375,12 @@ int		 pc_topo_unbind_thread(void);
 PC_NORETURN void pc_panic(const pcache_t *pc, const void *obj,
     const char *fmt, ...) PC_PRINTF(3, 4);
 bool		 pc_env_debug(void);
+int		 pc_dbg_init(pcache_t *pc);
+void		 pc_dbg_fini(pcache_t *pc);
+void		 pc_dbg_leave_slab(pcache_t *pc, const struct pc_slab *sl, void *obj);
+void		 pc_dbg_enter_slab(pcache_t *pc, const struct pc_slab *sl, void *obj);
+void		 pc_dbg_get(pcache_t *pc, void *obj);
+void		 pc_dbg_put(pcache_t *pc, void *obj);
+void		 pc_dbg_destroy(pcache_t *pc, void *obj);
 
 #endif /* PCACHE_IMPL_H */

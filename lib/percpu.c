@@ -208,6 +208,8 @@ pcache_get(pcache_t *pc, int flags)
 PC_NOINLINE static void
 put_slow(pcache_t *pc, void *obj, bool need_mag)
 {
+	if (pc->dbg != NULL)
+		pc_dbg_put(pc, obj);
 	if (need_mag) {
 		pc_mag_t *e = pc_mag_alloc(pc);
 		if (e != NULL) {

@@ -66,6 +66,24 @@ is_pow2(size_t x)
 }
 
 /*
+ * slab_hdr_bytes: the header of a slab of nobj objects: the free-index
+ * stack, and in checked mode a state byte and a checksum per object, whose
+ * offsets it records.
+ */
+static size_t
+slab_hdr_bytes(pcache_t *pc, size_t nobj)
+{
+	size_t n = sizeof(struct pc_slab) + nobj * sizeof(uint16_t);
+
+	if ((pc->flags & PCACHE_DEBUG) == 0)
+		return n;
+	pc->dbg_state_off = n;
+	pc->dbg_sum_off = (n + nobj + sizeof(uint32_t) - 1) &
+	    ~(sizeof(uint32_t) - 1);
+	return pc->dbg_sum_off + nobj * sizeof(uint32_t);
+}
+
+/*
  * pc_slab_init: lay out the cache's slabs from the configuration, which
  * pcache_create() has checked for size and alignment.  Chooses the slab
  * size (the allocator's page, or for the built-in allocator the smallest
@@ -83,7 +101,9 @@ pc_slab_init(pcache_t *pc, const struct pcache_config *cfg)
 	if (cfg->size > PC_MAX_SLAB || align > PC_MAX_SLAB)
 		return EINVAL;
 	pc->align = align;
-	pc->objsize = (cfg->size + align - 1) & ~(align - 1);
+	pc->usersize = cfg->size;
+	size_t need = cfg->size + ((pc->flags & PCACHE_DEBUG) ? PC_DBG_REDZONE : 0);
+	pc->objsize = (need + align - 1) & ~(align - 1);
 
 	if (cfg->allocator != NULL) {
 		const struct pcache_allocator *a = cfg->allocator;
@@ -106,6 +126,9 @@ pc_slab_init(pcache_t *pc, const struct pcache_config *cfg)
 			pc->slabsize <<= 1;
 		pc->alloc.pagesize = pc->slabsize;
 	}
+	/* Checked mode: a page-sized object in a page-sized slab goes without. */
+	if (pc->objsize > pc->slabsize && pc->usersize <= pc->slabsize)
+		pc->objsize = (pc->usersize + align - 1) & ~(align - 1);
 	if (pc->objsize > pc->slabsize || align > pc->slabsize)
 		return EINVAL;
 
@@ -124,15 +147,14 @@ pc_slab_init(pcache_t *pc, const struct pcache_config *cfg)
 		if (nobj > PC_MAX_SLAB_OBJS)
 			nobj = PC_MAX_SLAB_OBJS;
 		for (;;) {
-			first = (sizeof(struct pc_slab) + nobj * sizeof(uint16_t) +
-			    align - 1) & ~(align - 1);
+			first = (slab_hdr_bytes(pc, nobj) + align - 1) & ~(align - 1);
 			if (first + nobj * pc->objsize <= pc->slabsize)
 				break;
 			nobj--;
 		}
 	}
 	pc->slab_nobj = (unsigned)nobj;
-	pc->slab_hdrsize = sizeof(struct pc_slab) + nobj * sizeof(uint16_t);
+	pc->slab_hdrsize = slab_hdr_bytes(pc, nobj);
 	pc->slab_first = first;
 
 	size_t spare = pc->slabsize - first - nobj * pc->objsize;
@@ -222,6 +244,8 @@ slab_create(pcache_t *pc, int flags, size_t colour)
 	/* Pop order 0, 1, 2...: consecutive gets touch consecutive memory. */
 	for (unsigned i = 0; i < pc->slab_nobj; i++)
 		sl->freeidx[i] = (uint16_t)(pc->slab_nobj - 1 - i);
+	if (pc->dbg != NULL)
+		memset((char *)sl + pc->dbg_state_off, 0, pc->slab_nobj);
 	if (pc_pagemap_insert(sl, pc->slabsize) != 0) {
 		if (pc->offslab)
 			free(sl);
@@ -303,8 +327,11 @@ pc_slab_get(pcache_t *pc, int flags, int *errp)
 	slab_relist(pc, sl);
 	pc->nout++;
 	pc->nfree--;
+	char *obj = sl->objbase + (size_t)idx * pc->objsize;
+	if (pc->dbg != NULL)
+		pc_dbg_leave_slab(pc, sl, obj);
 	pthread_mutex_unlock(&pc->slab_lock);
-	return sl->objbase + (size_t)idx * pc->objsize;
+	return obj;
 }
 
 /*
@@ -323,6 +350,8 @@ pc_slab_put_many(pcache_t *pc, void *const *objs, size_t n)
 		size_t idx = (size_t)((char *)objs[i] - sl->objbase) / pc->objsize;
 
 		sl->freeidx[sl->nfree++] = (uint16_t)idx;
+		if (pc->dbg != NULL)
+			pc_dbg_enter_slab(pc, sl, objs[i]);
 		pc->nout--;
 		pc->nfree++;
 		slab_relist(pc, sl);
@@ -388,6 +417,8 @@ pc_obj_destroy_many(pcache_t *pc, void *const *objs, size_t n)
 {
 	if (n == 0)
 		return;
+	for (size_t i = 0; pc->dbg != NULL && i < n; i++)
+		pc_dbg_destroy(pc, objs[i]);
 	if (pc->dtor != NULL) {
 		for (size_t i = 0; i < n; i++)
 			pc->dtor(pc->arg, objs[i]);
