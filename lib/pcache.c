@@ -415,8 +415,13 @@ pcache_get_bulk(pcache_t *pc, void **objs, size_t n, int flags)
 	if (n == 0)
 		return 0;
 #ifdef PC_RSEQ_ARCH
-	if (pc->rseq && (first = pc_rseq_get_bulk(pc, objs, n)) == n)
-		return 0;
+	if (pc->rseq) {
+		first = pc_rseq_get_bulk(pc, objs, n);
+		for (size_t i = 0; PC_MEMCHECK && i < first; i++)
+			pc_mem_defined(objs[i], pc->usersize);
+		if (first == n)
+			return 0;
+	}
 #endif
 	pthread_mutex_lock(&pc->slab_lock);
 	size_t limit = pc->hardlimit;

@@ -41,6 +41,73 @@
 #define PC_PRINTF(a, b)
 #endif
 
+/*
+ * Memory checkers.  Objects in the cache layer and free slab space are
+ * marked inaccessible for AddressSanitizer (in ASan builds) and Valgrind's
+ * memcheck (when built with -Dvalgrind=enabled), so that a use after put
+ * is reported.  PC_MEMCHECK is 0 otherwise, and the hooks vanish.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define PC_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define PC_ASAN 1
+#endif
+#endif
+#ifdef PC_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+#ifdef PCACHE_HAVE_VALGRIND
+#include <valgrind/memcheck.h>
+#endif
+#if defined(PC_ASAN) || defined(PCACHE_HAVE_VALGRIND)
+#define PC_MEMCHECK 1
+#else
+#define PC_MEMCHECK 0
+#endif
+
+/* pc_mem_noaccess: nobody may touch [p, p + n) until it is handed out. */
+static inline void
+pc_mem_noaccess(const void *p, size_t n)
+{
+	(void)p;
+	(void)n;
+#ifdef PC_ASAN
+	ASAN_POISON_MEMORY_REGION(p, n);
+#endif
+#ifdef PCACHE_HAVE_VALGRIND
+	VALGRIND_MAKE_MEM_NOACCESS(p, n);
+#endif
+}
+
+/* pc_mem_defined: [p, p + n) is handed out holding a constructed object. */
+static inline void
+pc_mem_defined(const void *p, size_t n)
+{
+	(void)p;
+	(void)n;
+#ifdef PC_ASAN
+	ASAN_UNPOISON_MEMORY_REGION(p, n);
+#endif
+#ifdef PCACHE_HAVE_VALGRIND
+	VALGRIND_MAKE_MEM_DEFINED(p, n);
+#endif
+}
+
+/* pc_mem_raw: [p, p + n) leaves the slab layer as raw memory. */
+static inline void
+pc_mem_raw(const void *p, size_t n)
+{
+	(void)p;
+	(void)n;
+#ifdef PC_ASAN
+	ASAN_UNPOISON_MEMORY_REGION(p, n);
+#endif
+#ifdef PCACHE_HAVE_VALGRIND
+	VALGRIND_MAKE_MEM_UNDEFINED(p, n);
+#endif
+}
+
 #define PC_CACHELINE	64
 #define PC_NAMELEN	32
 #define PC_MIN_SLAB	4096		/* also the page map's granularity */

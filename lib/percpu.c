@@ -189,15 +189,19 @@ lock_get(pcache_t *pc, int flags)
 void *
 pcache_get(pcache_t *pc, int flags)
 {
+	void *obj;
+
 #ifdef PC_RSEQ_ARCH
 	if (PC_LIKELY(pc->rseq)) {
-		void *obj = rseq_pop(pc_rseq_off, pc->rslots, pc->rstride, pc->ncpu);
-		if (PC_LIKELY(obj != NULL))
-			return obj;
-		return pc_rseq_get_slow(pc, flags);
-	}
+		obj = rseq_pop(pc_rseq_off, pc->rslots, pc->rstride, pc->ncpu);
+		if (PC_UNLIKELY(obj == NULL))
+			obj = pc_rseq_get_slow(pc, flags);
+	} else
 #endif
-	return lock_get(pc, flags);
+		obj = lock_get(pc, flags);
+	if (PC_MEMCHECK && obj != NULL)
+		pc_mem_defined(obj, pc->usersize);
+	return obj;
 }
 
 /*
@@ -282,6 +286,8 @@ pcache_put(pcache_t *pc, void *obj)
 	if (obj == NULL)
 		return;
 	pc_obj_check(pc, obj);
+	if (PC_MEMCHECK && pc->dbg == NULL)	/* checked mode checks instead */
+		pc_mem_noaccess(obj, pc->usersize);
 #ifdef PC_RSEQ_ARCH
 	if (PC_LIKELY(pc->rseq)) {
 		if (PC_LIKELY(rseq_push(pc_rseq_off, pc->rslots, pc->rstride,

@@ -377,6 +377,8 @@ pc_rseq_put_bulk(pcache_t *pc, void *const *objs, size_t n)
 		for (; i < n && k < max; i++) {
 			if (objs[i] != NULL) {
 				pc_obj_check_near(pc, objs[i], &last);
+				if (PC_MEMCHECK)
+					pc_mem_noaccess(objs[i], pc->usersize);
 				chunk[k++] = objs[i];
 			}
 		}

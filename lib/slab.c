@@ -251,6 +251,7 @@ slab_create(pcache_t *pc, int flags, size_t colour)
 			free(sl);
 		goto fail;
 	}
+	pc_mem_noaccess(sl->objbase, (size_t)pc->slab_nobj * pc->objsize);
 	return sl;
 fail:
 	pc->alloc.free(pc->alloc.ctx, mem, pc->slabsize);
@@ -264,6 +265,7 @@ slab_release(pcache_t *pc, struct pc_slab *sl)
 	char *mem = sl->base;
 
 	pc_pagemap_remove(sl, pc->slabsize);
+	pc_mem_raw(sl->objbase, (size_t)pc->slab_nobj * pc->objsize);
 	if (pc->offslab)
 		free(sl);
 	pc->alloc.free(pc->alloc.ctx, mem, pc->slabsize);
@@ -328,6 +330,7 @@ pc_slab_get(pcache_t *pc, int flags, int *errp)
 	pc->nout++;
 	pc->nfree--;
 	char *obj = sl->objbase + (size_t)idx * pc->objsize;
+	pc_mem_raw(obj, pc->objsize);
 	if (pc->dbg != NULL)
 		pc_dbg_leave_slab(pc, sl, obj);
 	pthread_mutex_unlock(&pc->slab_lock);
@@ -352,6 +355,7 @@ pc_slab_put_many(pcache_t *pc, void *const *objs, size_t n)
 		sl->freeidx[sl->nfree++] = (uint16_t)idx;
 		if (pc->dbg != NULL)
 			pc_dbg_enter_slab(pc, sl, objs[i]);
+		pc_mem_noaccess(objs[i], pc->objsize);
 		pc->nout--;
 		pc->nfree++;
 		slab_relist(pc, sl);
@@ -417,6 +421,8 @@ pc_obj_destroy_many(pcache_t *pc, void *const *objs, size_t n)
 {
 	if (n == 0)
 		return;
+	for (size_t i = 0; PC_MEMCHECK && i < n; i++)
+		pc_mem_defined(objs[i], pc->usersize);
 	for (size_t i = 0; pc->dbg != NULL && i < n; i++)
 		pc_dbg_destroy(pc, objs[i]);
 	if (pc->dtor != NULL) {
