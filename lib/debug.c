@@ -115,6 +115,38 @@ pc_env_debug(void)
 	return v != NULL && *v != '\0' && strcmp(v, "0") != 0;
 }
 
+#ifdef PCACHE_FAULT_INJECTION
+static atomic_long fault_calls;		/* allocations seen since arming */
+static atomic_long fault_nth;		/* the one to fail; 0: none */
+
+/*
+ * pc_fault: count one allocation; true if it is the one to fail.  Relaxed
+ * atomics: the tests that arm faults look at the counts after joining.
+ */
+bool
+pc_fault(enum pc_fault_site site)
+{
+	(void)site;
+	long n = atomic_fetch_add_explicit(&fault_calls, 1, memory_order_relaxed) + 1;
+	return n == atomic_load_explicit(&fault_nth, memory_order_relaxed);
+}
+
+/* pc_fault_arm: fail the nth allocation from now (0: none), and recount. */
+void
+pc_fault_arm(long nth)
+{
+	atomic_store_explicit(&fault_nth, nth, memory_order_relaxed);
+	atomic_store_explicit(&fault_calls, 0, memory_order_relaxed);
+}
+
+/* pc_fault_calls: allocations seen since the last pc_fault_arm(). */
+long
+pc_fault_calls(void)
+{
+	return atomic_load_explicit(&fault_calls, memory_order_relaxed);
+}
+#endif
+
 /* pc_dbg_init: the log of a new checked cache.  0 or ENOMEM. */
 int
 pc_dbg_init(pcache_t *pc)

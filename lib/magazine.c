@@ -44,7 +44,8 @@ pc_mag_capacity(size_t objsize)
 pc_mag_t *
 pc_mag_alloc(const pcache_t *pc)
 {
-	pc_mag_t *m = malloc(sizeof(*m) + pc->magsize * sizeof(void *));
+	pc_mag_t *m = pc_fault(PC_FAULT_MAGAZINE) ? NULL :
+	    malloc(sizeof(*m) + pc->magsize * sizeof(void *));
 
 	if (m != NULL) {
 		m->next = NULL;

@@ -438,6 +438,20 @@ int		 pc_topo_allowed_cpus(unsigned *cpus, unsigned max);
 int		 pc_topo_bind_thread(unsigned cpu);
 int		 pc_topo_unbind_thread(void);
 
+/*
+ * Fault injection, compiled into the test-only build of the library
+ * (PCACHE_FAULT_INJECTION): pc_fault() is true for the allocation that
+ * pc_fault_arm() chose.  In every other build it is the constant false.
+ */
+enum pc_fault_site { PC_FAULT_SLAB, PC_FAULT_HEADER, PC_FAULT_MAGAZINE };
+#ifdef PCACHE_FAULT_INJECTION
+bool		 pc_fault(enum pc_fault_site site);
+void		 pc_fault_arm(long nth);
+long		 pc_fault_calls(void);
+#else
+#define pc_fault(site)	false
+#endif
+
 /* debug.c */
 PC_NORETURN void pc_panic(const pcache_t *pc, const void *obj,
     const char *fmt, ...) PC_PRINTF(3, 4);

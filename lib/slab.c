@@ -222,7 +222,8 @@ slab_relist(pcache_t *pc, struct pc_slab *sl)
 static struct pc_slab *
 slab_create(pcache_t *pc, int flags, size_t colour)
 {
-	char *mem = pc->alloc.alloc(pc->alloc.ctx, pc->slabsize, flags);
+	char *mem = pc_fault(PC_FAULT_SLAB) ? NULL :
+	    pc->alloc.alloc(pc->alloc.ctx, pc->slabsize, flags);
 	struct pc_slab *sl;
 
 	if (mem == NULL)
@@ -231,7 +232,8 @@ slab_create(pcache_t *pc, int flags, size_t colour)
 		pc_panic(pc, mem, "allocator returned a page not aligned to %zu",
 		    pc->slabsize);
 	if (pc->offslab) {
-		if ((sl = malloc(pc->slab_hdrsize)) == NULL)
+		if (pc_fault(PC_FAULT_HEADER) ||
+		    (sl = malloc(pc->slab_hdrsize)) == NULL)
 			goto fail;
 	} else
 		sl = (struct pc_slab *)mem;
