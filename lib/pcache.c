@@ -217,18 +217,21 @@ pcache_invalidate_local(pcache_t *pc)
 	unsigned cpu = pc_cpu_current(pc);
 	pc_slot_t *s = &pc->slots[cpu];
 
-	pc_slot_lock(s);
 #ifdef PC_RSEQ_ARCH
 	if (pc->rseq) {
-		void *buf[2 * 128];	/* rcap is at most twice the largest magsize */
+		/* drainbuf holds rcap objects per CPU; drain_lock guards it. */
+		pthread_mutex_lock(&pc->drain_lock);
+		pc_slot_lock(s);
 		pc_rseq_own(pc, cpu);
-		size_t n = pc_rseq_take_owned(pc, cpu, buf);
+		size_t n = pc_rseq_take_owned(pc, cpu, pc->drainbuf);
 		pc_rseq_release(pc, cpu);
 		pc_slot_unlock(s);
-		pc_obj_destroy_many(pc, buf, n);
+		pc_obj_destroy_many(pc, pc->drainbuf, n);
+		pthread_mutex_unlock(&pc->drain_lock);
 		return;
 	}
 #endif
+	pc_slot_lock(s);
 	pc_mag_t *chain = pc_slot_detach_locked(s, NULL);
 	pc_slot_unlock(s);
 	flush_chain(pc, chain);

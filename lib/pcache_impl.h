@@ -233,7 +233,7 @@ struct pcache {
 	bool		 rseq;
 	char		*rslots;	/* ncpu arrays, rstride bytes apart */
 	size_t		 rstride;
-	size_t		 rcap;		/* 2 * magsize */
+	size_t		 rcap;		/* pc_cpu_capacity() */
 	void		**drainbuf;	/* ncpu * rcap entries, under drain_lock */
 	pthread_mutex_t	 drain_lock;	/* serialises pc_lock_all() users */
 
@@ -373,6 +373,7 @@ pc_obj_check_near(pcache_t *pc, const void *obj, const struct pc_slab **last)
 /* magazine.c */
 extern pc_mag_t	 pc_mag_none;	/* stands in for a missing magazine: empty and full */
 unsigned	 pc_mag_capacity(size_t objsize);
+size_t		 pc_cpu_capacity(size_t objsize, unsigned magsize);
 pc_mag_t	*pc_mag_alloc(const pcache_t *pc);
 int		 pc_mutex_init_adaptive(pthread_mutex_t *m);
 int		 pc_depot_init(pcache_t *pc);

@@ -4,14 +4,15 @@
  *
  * Copyright (c) 2026 The libpcache developers.  BSD-2-Clause; see LICENSE.
  *
- * Layout.  Each CPU has one array of up to rcap = 2 * magsize constructed
- * objects and a count n, the only word a critical section commits.  The
- * array stands for the loaded and previous magazines of the locked layer:
- * a get that finds it empty refills it with one whole magazine from the
- * depot, a put that finds it full spills one whole magazine's worth to
- * the depot, so after either there is a magazine's worth of room and of
- * objects, which is the hysteresis the pair of magazines gives, kept with
- * single-store commits.
+ * Layout.  Each CPU has one array of up to rcap constructed objects (at
+ * least two magazines' worth; pc_cpu_capacity()) and a count n, the only
+ * word a critical section commits.  The array stands for the loaded and
+ * previous magazines of the locked layer: a get that finds it empty
+ * refills it with one whole magazine from the depot, a put that finds it
+ * full spills one whole magazine's worth to the depot, so after either
+ * there is at least a magazine's worth of room and of objects, which is
+ * the hysteresis the pair of magazines gives, kept with single-store
+ * commits.
  *
  * Exclusion.  On its own CPU a thread needs no lock: a section that is
  * preempted or migrated restarts.  A thread that works on another CPU's
@@ -117,7 +118,7 @@ pc_rseq_init(pcache_t *pc)
 	pthread_once(&rseq_once, rseq_probe);
 	if (!rseq_usable)
 		return 0;
-	pc->rcap = 2 * (size_t)pc->magsize;
+	pc->rcap = pc_cpu_capacity(pc->objsize, pc->magsize);
 	pc->rstride = (offsetof(pc_rslot_t, objs) + pc->rcap * sizeof(void *) +
 	    PC_CACHELINE - 1) & ~(size_t)(PC_CACHELINE - 1);
 	pc->rslots = aligned_alloc(PC_CACHELINE, pc->rstride * pc->ncpu);

@@ -461,21 +461,21 @@ START_TEST(invalidate_destructs_cached_only)
 	struct tcounts tc = { 0 };
 	struct pcache_config cfg = tobj_config(64, &tc);
 	pcache_t *pc = pcache_create("inv", &cfg);
-	void *o[500];
+	static void *o[2000];	/* more than a CPU holds: the depot too */
 
-	for (int i = 0; i < 500; i++)
+	for (int i = 0; i < 2000; i++)
 		o[i] = pcache_get(pc, 0);
-	for (int i = 100; i < 500; i++)
+	for (int i = 100; i < 2000; i++)
 		pcache_put(pc, o[i]);
 	struct pcache_stats st;
 	pcache_get_stats(pc, &st);
-	ck_assert_uint_eq(st.cached_cpu + st.cached_depot, 400);
+	ck_assert_uint_eq(st.cached_cpu + st.cached_depot, 1900);
 	ck_assert_uint_gt(st.cached_depot, 0);
 	pcache_invalidate(pc);
 	pcache_get_stats(pc, &st);
 	ck_assert_uint_eq(st.cached_cpu, 0);
 	ck_assert_uint_eq(st.cached_depot, 0);
-	ck_assert_uint_eq(st.dtor_calls, 400);
+	ck_assert_uint_eq(st.dtor_calls, 1900);
 	ck_assert_uint_eq(st.in_use, 100);
 	for (int i = 0; i < 100; i++)	/* handed-out objects untouched */
 		ck_assert_uint_eq(((struct tobj *)o[i])->magic, TOBJ_MAGIC_LIVE);
@@ -483,7 +483,7 @@ START_TEST(invalidate_destructs_cached_only)
 	pcache_put_bulk(pc, o, 100);
 	pcache_invalidate(pc);
 	check_balance(pc, &tc);
-	ck_assert_uint_eq(atomic_load(&tc.dtor), 500);
+	ck_assert_uint_eq(atomic_load(&tc.dtor), 2000);
 	ck_assert_int_eq(pcache_destroy(pc), 0);
 }
 END_TEST
@@ -544,11 +544,11 @@ START_TEST(reclaim_trims_idle_depot_magazines)
 	struct pcache_config cfg = tobj_config(64, &tc);
 	pcache_t *pc = pcache_create("trim", &cfg);
 	struct pcache_stats st;
-	void *o[1000];
+	static void *o[2000];	/* more than a CPU holds */
 
-	for (int i = 0; i < 1000; i++)
+	for (int i = 0; i < 2000; i++)
 		o[i] = pcache_get(pc, 0);
-	pcache_put_bulk(pc, o, 1000);
+	pcache_put_bulk(pc, o, 2000);
 	pcache_get_stats(pc, &st);
 	ck_assert_uint_gt(st.depot_full, 0);
 	size_t slabs = st.slabs;

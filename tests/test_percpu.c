@@ -79,24 +79,26 @@ START_TEST(magazines_fill_cpu_then_depot)
 
 	allowed_cpus(&cpu, 1);
 	unsigned m = pc->magsize;
+	unsigned c = (unsigned)cpu_capacity(pc);
 	ck_assert_uint_eq(m, pc_mag_capacity(64));
-	/* Up to two magazines stay on the CPU; beyond that, the depot. */
-	struct batch b = { pc, (int)(2 * m), 0, 0 };
+	ck_assert_uint_ge(c, 2 * m);
+	/* Up to the CPU's capacity stays on the CPU; beyond that, the depot. */
+	struct batch b = { pc, (int)c, 0, 0 };
 	on_cpu(cpu, batch_cycle, &b);
 	pcache_get_stats(pc, &st);
-	ck_assert_uint_eq(st.cached_cpu, 2 * m);
+	ck_assert_uint_eq(st.cached_cpu, c);
 	ck_assert_uint_eq(st.cached_depot, 0);
-	b.n = (int)(5 * m);
+	b.n = (int)(c + 3 * m);
 	on_cpu(cpu, batch_cycle, &b);
 	pcache_get_stats(pc, &st);
-	ck_assert_uint_eq(st.cached_cpu + st.cached_depot, 5 * m);
+	ck_assert_uint_eq(st.cached_cpu + st.cached_depot, c + 3 * m);
 	ck_assert_uint_eq(st.cached_depot, 3 * m);
 	ck_assert_uint_eq(st.depot_full, 3);
 	/* A second pass is served from the CPU and the depot, no new ctor. */
 	on_cpu(cpu, batch_cycle, &b);
-	ck_assert_uint_eq(atomic_load(&tc.ctor), 5 * m);
+	ck_assert_uint_eq(atomic_load(&tc.ctor), c + 3 * m);
 	pcache_get_stats(pc, &st);
-	ck_assert_uint_eq(st.cpu_hits, st.gets - 5 * m);
+	ck_assert_uint_eq(st.cpu_hits, st.gets - (c + 3 * m));
 	check_balance(pc, &tc);
 	ck_assert_int_eq(pcache_destroy(pc), 0);
 }
@@ -146,7 +148,7 @@ START_TEST(invalidate_after_ctor_input_changes)
 	struct pcache_stats st;
 
 	for (unsigned i = 0; i < n; i++) {
-		struct batch b = { pc, 300, 0, 0 };
+		struct batch b = { pc, (int)(cpu_capacity(pc) + 2 * pc->magsize), 0, 0 };
 		on_cpu(cpus[i], batch_cycle, &b);
 	}
 	pcache_get_stats(pc, &st);
@@ -162,7 +164,7 @@ START_TEST(invalidate_after_ctor_input_changes)
 	pcache_get_stats(pc, &st);
 	ck_assert_uint_eq(st.cached_cpu + st.cached_depot, 0);
 	for (unsigned i = 0; i < n; i++) {
-		struct batch b = { pc, 300, 1, 0 };
+		struct batch b = { pc, (int)(cpu_capacity(pc) + 2 * pc->magsize), 1, 0 };
 		on_cpu(cpus[i], batch_cycle, &b);
 		ck_assert_int_eq(b.stale, 0);
 	}
@@ -188,7 +190,7 @@ START_TEST(invalidate_local_drains_only_caller_cpu)
 
 	if (n < 2) {
 		/* One CPU: the local drain must still empty it, depot kept. */
-		struct batch b = { pc, 5 * (int)pc->magsize, 0, 0 };
+		struct batch b = { pc, (int)(cpu_capacity(pc) + 3 * pc->magsize), 0, 0 };
 		on_cpu(cpus[0], batch_cycle, &b);
 		pcache_get_stats(pc, &st);
 		uint64_t depot = st.cached_depot;
@@ -205,7 +207,7 @@ START_TEST(invalidate_local_drains_only_caller_cpu)
 	on_cpu(cpus[0], batch_cycle, &b0);
 	on_cpu(cpus[1], batch_cycle, &b1);
 	/* Put a few magazines in the depot too, via the first CPU. */
-	struct batch big = { pc, 4 * (int)pc->magsize, 0, 0 };
+	struct batch big = { pc, (int)(cpu_capacity(pc) + 2 * pc->magsize), 0, 0 };
 	on_cpu(cpus[0], batch_cycle, &big);
 	pcache_get_stats(pc, &st);
 	uint64_t cpu_before = st.cached_cpu, depot_before = st.cached_depot;
