@@ -546,7 +546,7 @@ START_TEST(exit_leaves_cpu_cache)
 		return;
 	}
 	/* Both halves fit one magazine, so neither reaches the depot. */
-	unsigned half = (unsigned)st.magsize / 2;
+	unsigned half = st.magsize / 2 < 64 ? (unsigned)st.magsize / 2 : 64;
 	unsigned a = w->cpus[0], b = w->cpus[w->ncpu > 1 ? 1 : 0];
 	struct stepper s = { w, a, give, half, half };
 

@@ -95,6 +95,16 @@ struct fcache {
 	size_t nheld;
 };
 
+/*
+ * The harness's own loops over objects and held sets are not worth the
+ * fuzzer's comparison tracing, which would otherwise take most of the time.
+ */
+#if defined(__clang__)
+#define NO_COVERAGE __attribute__((no_sanitize("coverage")))
+#else
+#define NO_COVERAGE
+#endif
+
 static struct fcache caches[NCACHE];
 static bool pinned;		/* the thread runs on one CPU only */
 static bool trace;		/* FUZZ_OPS_TRACE set: print every step */
@@ -146,7 +156,7 @@ rd_u8(struct rd *r)
 /* ---- callbacks ---------------------------------------------------------- */
 
 /* held_index: where `p` sits in the cache's held set, or -1. */
-static long
+NO_COVERAGE static long
 held_index(const struct fcache *c, const void *p)
 {
 	for (size_t i = 0; i < c->nheld; i++) {
@@ -258,7 +268,7 @@ pattern(uint64_t tag, size_t i)
  * fill, verify: write and check the caller's part of a held object, in
  * whole words and then the tail bytes (of the next word's pattern).
  */
-static void
+NO_COVERAGE static void
 fill(const struct fcache *c, const struct held *h)
 {
 	unsigned char *b = (unsigned char *)h->p + user_off(c);
@@ -272,7 +282,7 @@ fill(const struct fcache *c, const struct held *h)
 	memcpy(b + i, &w, len - i);
 }
 
-static void
+NO_COVERAGE static void
 verify(const struct fcache *c, const struct held *h)
 {
 	const unsigned char *b = (const unsigned char *)h->p + user_off(c);
@@ -302,6 +312,23 @@ verify_all(const struct fcache *c)
 		verify(c, &c->held[i]);
 }
 
+/* overlapping: an object held from any cache that [p, p + size) overlaps. */
+NO_COVERAGE static const void *
+overlapping(const void *p, size_t size)
+{
+	const char *a = p;
+
+	for (unsigned k = 0; k < NCACHE; k++) {
+		const struct fcache *o = &caches[k];
+		for (size_t i = 0; o->pc != NULL && i < o->nheld; i++) {
+			const char *q = o->held[i].p;
+			if (a < q + o->size && q < a + size)
+				return q;
+		}
+	}
+	return NULL;
+}
+
 /*
  * took: the cache handed out `p`.  It must be aligned, overlap no object
  * held from any cache, and (with a ctor) be constructed, of this cache and
@@ -314,14 +341,8 @@ took(struct fcache *c, void *p)
 	CHECK(c, c->nheld < MAX_HELD, "held set overflow");
 	if (c->align != 0)
 		CHECK(c, ((uintptr_t)p & (c->align - 1)) == 0, "%p not aligned", p);
-	for (unsigned k = 0; k < NCACHE; k++) {
-		const struct fcache *o = &caches[k];
-		for (size_t i = 0; o->pc != NULL && i < o->nheld; i++) {
-			const char *q = o->held[i].p;
-			CHECK(c, (const char *)p + c->size <= q || q + o->size <= (const char *)p,
-			    "%p handed out overlaps %p held from cache %u", p, q, k);
-		}
-	}
+	const void *q = overlapping(p, c->size);
+	CHECK(c, q == NULL, "%p handed out overlaps %p, held", p, q);
 	if (c->ctor) {
 		struct fhdr *f = p;
 		CHECK(c, f->magic == MAGIC_LIVE, "%p handed out not constructed", p);
@@ -539,8 +560,12 @@ op_create(struct fcache *c, unsigned id, struct rd *r)
 	CHECK(c, c->pc != NULL, "create failed: errno %d", errno);
 	c->hiwat = SIZE_MAX;
 	struct pcache_stats st = check_cache(c);
-	CHECK(c, (st.fastpath == PCACHE_FASTPATH_NONE) == ((cfg.flags & PCACHE_NOCPU) != 0),
-	    "fastpath %u with flags %#x", st.fastpath, cfg.flags);
+	/* Checked mode (the flag, or PCACHE_DEBUG=1) goes without CPU layer. */
+	if (cfg.flags & PCACHE_DEBUG)
+		CHECK(c, c->pc->flags & PCACHE_DEBUG, "PCACHE_DEBUG not recorded");
+	CHECK(c, (st.fastpath == PCACHE_FASTPATH_NONE) ==
+	    ((c->pc->flags & (PCACHE_NOCPU | PCACHE_DEBUG)) != 0),
+	    "fastpath %u with flags %#x", st.fastpath, c->pc->flags);
 	CHECK(c, st.slabs == 0 && st.in_use == 0 && cached(&st) == 0,
 	    "a new cache holds something");
 }
