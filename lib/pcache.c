@@ -417,6 +417,15 @@ pcache_get_bulk(pcache_t *pc, void **objs, size_t n, int flags)
 
 	if (n == 0)
 		return 0;
+	/*
+	 * Relaxed: a request above the limit can never be met, whatever the
+	 * cache holds; a limit changed meanwhile is seen by the gets below.
+	 */
+	size_t limit = atomic_load_explicit(&pc->hardlimit, memory_order_relaxed);
+	if (limit != 0 && n > limit) {
+		errno = EAGAIN;
+		return -1;
+	}
 #ifdef PC_RSEQ_ARCH
 	if (pc->rseq) {
 		first = pc_rseq_get_bulk(pc, objs, n);
@@ -426,14 +435,6 @@ pcache_get_bulk(pcache_t *pc, void **objs, size_t n, int flags)
 			return 0;
 	}
 #endif
-	pthread_mutex_lock(&pc->slab_lock);
-	size_t limit = pc->hardlimit;
-	pthread_mutex_unlock(&pc->slab_lock);
-	if (limit != 0 && n > limit) {
-		put_each(pc, objs, first);
-		errno = EAGAIN;
-		return -1;
-	}
 	/* Seq_cst: as in pc_get_slow(), ordered before every look below. */
 	atomic_fetch_add(&pc->hl_waiters, 1);
 	for (;;) {
@@ -522,7 +523,14 @@ pcache_set_hiwat(pcache_t *pc, size_t n)
 int
 pcache_set_hardlimit(pcache_t *pc, size_t n)
 {
-	return pc == NULL ? EINVAL : set_limit(pc, &pc->hardlimit, n);
+	if (pc == NULL)
+		return EINVAL;
+	pthread_mutex_lock(&pc->slab_lock);
+	/* Relaxed: slab_lock orders it for the slab layer's readers. */
+	atomic_store_explicit(&pc->hardlimit, n, memory_order_relaxed);
+	pthread_mutex_unlock(&pc->slab_lock);
+	pc_hardlimit_wake(pc);
+	return 0;
 }
 
 /* pcache_prime: see pcache.h. */

@@ -245,7 +245,8 @@ struct pcache {
 	size_t		 nslabs;
 	size_t		 nout;		/* objects out of the slab layer */
 	size_t		 nfree;		/* raw objects on slab free lists */
-	size_t		 lowat, hiwat, hardlimit;
+	size_t		 lowat, hiwat;
+	atomic_size_t	 hardlimit;	/* written under slab_lock; see pcache_get_bulk() */
 	size_t		 colour_next;
 
 	/* Checked mode (debug.c); dbg is NULL in other caches. */

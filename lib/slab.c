@@ -308,7 +308,10 @@ pc_slab_get(pcache_t *pc, int flags, int *errp)
 
 	pthread_mutex_lock(&pc->slab_lock);
 	for (;;) {
-		if (pc->hardlimit != 0 && pc->nout >= pc->hardlimit) {
+		/* Relaxed: slab_lock orders it (pcache_set_hardlimit()). */
+		size_t limit = atomic_load_explicit(&pc->hardlimit,
+		    memory_order_relaxed);
+		if (limit != 0 && pc->nout >= limit) {
 			pthread_mutex_unlock(&pc->slab_lock);
 			*errp = PC_EHARDLIMIT;
 			return NULL;

@@ -71,6 +71,7 @@ static struct {
 	unsigned cpus[64];
 } W;
 
+/* report: count an object error, printing the first few. */
 static void
 report(const char *what, const void *obj)
 {
@@ -108,6 +109,7 @@ f_dtor(void *arg, void *obj)
 	atomic_fetch_add(&c->dtor, 1);
 }
 
+/* word: what holder `owner` writes into word i of object o. */
 static uint64_t
 word(const struct fobj *o, uint32_t owner, unsigned i)
 {
@@ -148,6 +150,7 @@ giving(struct fobj *o, uint32_t owner)
 
 /* ---- the parent's threads ---------------------------------------------- */
 
+/* record, unrecord: publish an object held, or take the last one back. */
 static void
 record(struct worker *wk, unsigned k, void *o)
 {
@@ -310,6 +313,7 @@ offset(const struct pcache_stats *st)
 	    (int64_t)(st->in_use + st->cached_cpu + st->cached_depot);
 }
 
+/* child_stats: the statistics, which must be available in the child. */
 static struct pcache_stats
 child_stats(pcache_t *pc)
 {
@@ -486,6 +490,7 @@ wait_child(pid_t pid)
 	return -1;
 }
 
+/* fork_count: forks per test, from PCACHE_FORK_COUNT. */
 static unsigned
 fork_count(void)
 {
@@ -574,12 +579,14 @@ run_forks(bool sweeping)
 	}
 }
 
+/* Forks among gets and puts: slot, depot and slab locks in use. */
 START_TEST(fork_while_hammering)
 {
 	run_forks(false);
 }
 END_TEST
 
+/* The same with invalidation, reclaim and statistics taking every lock. */
 START_TEST(fork_while_invalidating)
 {
 	run_forks(true);
@@ -655,6 +662,7 @@ slow_dtor(void *arg, void *obj)
 	}
 }
 
+/* invalidate_main: a thread that invalidates cache p once. */
 static void *
 invalidate_main(void *p)
 {
@@ -717,6 +725,10 @@ START_TEST(fork_during_destructor)
 }
 END_TEST
 
+/*
+ * sleeper_main: a thread that sleeps at cache p's hard limit until an
+ * object comes back, then returns it; its result is the object it got.
+ */
 static void *
 sleeper_main(void *p)
 {

@@ -42,6 +42,7 @@ struct world {
 	unsigned qlen;
 };
 
+/* report: count an object error, printing the first few. */
 static void
 report(struct world *w, const char *what, const void *obj)
 {
@@ -79,6 +80,7 @@ m_dtor(void *arg, void *obj)
 	atomic_fetch_add(&w->dtor, 1);
 }
 
+/* word: what holder `owner` writes into word i of object o. */
 static uint64_t
 word(const struct mobj *o, uint32_t owner, unsigned i)
 {
@@ -130,6 +132,7 @@ move_to(struct world *w, unsigned cpu)
 	atomic_fetch_add_explicit(&w->moves, 1, memory_order_relaxed);
 }
 
+/* test_seconds: length of each timed test, from PCACHE_MIGRATE_SECONDS. */
 static double
 test_seconds(void)
 {
@@ -262,6 +265,10 @@ mover_main(void *p)
 	return NULL;
 }
 
+/*
+ * run_movers: two threads per CPU (4 to 8) running mover_main() for the
+ * test's time, then the invariants.
+ */
 static void
 run_movers(const char *name, size_t hardlimit)
 {
@@ -289,6 +296,7 @@ run_movers(const char *name, size_t hardlimit)
 	free(w);
 }
 
+/* Moves among gets and puts, frees on another CPU than the get's. */
 START_TEST(migrate_mid_run)
 {
 	run_movers("migrate", 0);
@@ -514,6 +522,7 @@ drainer_main(void *p)
 	return NULL;
 }
 
+/* run_thread: run fn(s) in a thread of its own, to its end. */
 static void
 run_thread(void *(*fn)(void *), struct stepper *s)
 {

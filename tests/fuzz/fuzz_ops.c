@@ -27,6 +27,12 @@
  * pinned to one CPU when the system allows, which makes "a cached object
  * exists" the same as "this get is served without the slab layer"; when
  * it is not pinned, the predictions that depend on it are relaxed.
+ *
+ * Input encoding (gen_corpus.py writes seeds in it): each step is one
+ * byte b, operation b % NOPS on cache (b / NOPS) % NCACHE, followed by the
+ * operation's operand bytes; a step on an empty slot first reads four
+ * bytes of configuration (op_create()).  Bytes past the end read as 0.
+ * FUZZ_OPS_TRACE=1 in the environment prints every step.
  */
 #include <errno.h>
 #include <sched.h>
@@ -233,6 +239,7 @@ fa_alloc(void *ctx, size_t size, int flags)
 	return p;
 }
 
+/* fa_free: take back a page of fa_alloc(), checking its size and alignment. */
 static void
 fa_free(void *ctx, void *mem, size_t size)
 {
@@ -282,6 +289,7 @@ fill(const struct fcache *c, const struct held *h)
 	memcpy(b + i, &w, len - i);
 }
 
+/* verify: also the header of a ctor-carrying cache's object. */
 NO_COVERAGE static void
 verify(const struct fcache *c, const struct held *h)
 {
@@ -305,6 +313,7 @@ verify(const struct fcache *c, const struct held *h)
 	}
 }
 
+/* verify_all: every object the cache has out is as its holder left it. */
 static void
 verify_all(const struct fcache *c)
 {
@@ -374,6 +383,7 @@ giving(struct fcache *c, size_t i)
 
 /* ---- the model's checks ------------------------------------------------- */
 
+/* stats: the cache's statistics, which must be available. */
 static struct pcache_stats
 stats(struct fcache *c)
 {
@@ -383,6 +393,7 @@ stats(struct fcache *c)
 	return st;
 }
 
+/* cached: constructed objects in the cache layer, CPUs and depot. */
 static uint64_t
 cached(const struct pcache_stats *st)
 {
@@ -489,6 +500,7 @@ static const size_t sizes[] = {
 };
 static const size_t pagesizes[] = { 0, 4096, 8192, 16384, 65536, 2048, 12288 };
 
+/* pow2: x is a power of two. */
 static bool
 pow2(size_t x)
 {
@@ -577,6 +589,11 @@ get_flags(const struct fcache *c, unsigned b)
 	return c->hardlimit == 0 && (b & 1) ? PCACHE_WAITOK : PCACHE_NOWAIT;
 }
 
+/*
+ * op_get: 1 to 61 single gets in a row, each against the model's
+ * prediction; a get that a cached object could serve (pinned thread)
+ * must not construct a new one.
+ */
 static void
 op_get(struct fcache *c, struct rd *r)
 {
@@ -607,6 +624,10 @@ op_get(struct fcache *c, struct rd *r)
 	}
 }
 
+/*
+ * op_put: 1 to 61 puts of held objects, each checked before it goes; the
+ * object lands in the cache layer (or, failing a magazine, is destructed).
+ */
 static void
 op_put(struct fcache *c, struct rd *r)
 {
@@ -623,6 +644,10 @@ op_put(struct fcache *c, struct rd *r)
 	}
 }
 
+/*
+ * op_get_bulk: up to MAX_BULK objects at once, all or nothing: a failure
+ * hands out nothing and leaves in_use where it was.
+ */
 static void
 op_get_bulk(struct fcache *c, struct rd *r)
 {
@@ -640,14 +665,11 @@ op_get_bulk(struct fcache *c, struct rd *r)
 	if (over) {
 		/*
 		 * "n above the hard limit can never be met and fails at once
-		 * with EAGAIN" (pcache.h), so even PCACHE_WAITOK is safe.  The
-		 * rseq layer first takes what the CPU's array and the depot's
-		 * full magazines hold and returns that if it is n, before it
-		 * looks at the limit; the locked layer refuses.  A success is
-		 * accepted there only where n objects were cached.
+		 * with EAGAIN" (pcache.h), on both layers, so even
+		 * PCACHE_WAITOK is safe.
 		 */
 		want = EAGAIN;
-		exact = !(c->pc->rseq && cached(&before) >= n);
+		exact = true;
 		flags = b & 0x40 ? PCACHE_WAITOK : PCACHE_NOWAIT;
 	}
 	errno = 0;
@@ -668,6 +690,7 @@ op_get_bulk(struct fcache *c, struct rd *r)
 		took(c, objs[i]);
 }
 
+/* op_put_bulk: up to MAX_BULK held objects at once, with NULLs among them. */
 static void
 op_put_bulk(struct fcache *c, struct rd *r)
 {
@@ -766,12 +789,17 @@ op_reclaim(struct fcache *c)
 	verify_all(c);
 }
 
+/*
+ * limit_value: a limit from one byte: small values exactly, larger ones in
+ * steps of 4, then "none" (SIZE_MAX) and 0.
+ */
 static size_t
 limit_value(unsigned v)
 {
 	return v < 32 ? v : v < 250 ? (size_t)v * 4 : v == 250 ? SIZE_MAX : 0;
 }
 
+/* op_limit: set the low water mark, high water mark or hard limit. */
 static void
 op_limit(struct fcache *c, unsigned which, struct rd *r)
 {
@@ -904,6 +932,10 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
+/*
+ * LLVMFuzzerTestOneInput: run one program from scratch, checking each
+ * step, then put everything back and destroy every cache.
+ */
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
