@@ -5,47 +5,9 @@
  *
  * Copyright (c) 2026 The libpcache developers.  BSD-2-Clause; see LICENSE.
  */
-#include <signal.h>
 #include <stdio.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "testutil.h"
-
-/*
- * expect_abort_msg: run fn(arg) in a child; it must die of SIGABRT and
- * print every string of want[] (NULL-terminated), the cache's name among
- * them.  The pointer it names is checked by the callers through want[].
- */
-static void
-expect_abort_msg(void (*fn)(void *), void *arg, const char *const *want)
-{
-	int fds[2];
-	static char buf[16384];
-
-	memset(buf, 0, sizeof(buf));
-	ck_assert_int_eq(pipe(fds), 0);
-	pid_t pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		dup2(fds[1], 2);
-		fn(arg);
-		_exit(0);
-	}
-	close(fds[1]);
-	size_t len = 0;
-	ssize_t r;
-	while ((r = read(fds[0], buf + len, sizeof(buf) - 1 - len)) > 0)
-		len += (size_t)r;
-	close(fds[0]);
-	int status;
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT,
-	    "no abort; output: %s", buf);
-	for (int i = 0; want[i] != NULL; i++)
-		ck_assert_msg(strstr(buf, want[i]) != NULL, "no '%s' in: %s",
-		    want[i], buf);
-}
 
 static pcache_t *
 checked(const char *name, size_t size, bool with_ctor, struct tcounts *tc)
@@ -92,7 +54,7 @@ START_TEST(double_put_aborts)
 
 	m.obj = pcache_get(m.pc, 0);
 	const char *want[] = { "dbl", ptrstr(m.obj), "double put", "last", NULL };
-	expect_abort_msg(do_double_put, &m, want);
+	expect_abort_output(do_double_put, &m, want);
 	pcache_put(m.pc, m.obj);
 	ck_assert_int_eq(pcache_destroy(m.pc), 0);
 }
@@ -120,9 +82,9 @@ START_TEST(interior_and_foreign_pointers_abort)
 
 	m.obj = pcache_get(m.pc, 0);
 	const char *w1[] = { "mine", ptrstr(m.obj + 8), "not the start", NULL };
-	expect_abort_msg(do_put_interior, &m, w1);
+	expect_abort_output(do_put_interior, &m, w1);
 	const char *w2[] = { "yours", ptrstr(m.obj), "belongs to cache 'mine'", NULL };
-	expect_abort_msg(do_put_foreign, &m, w2);
+	expect_abort_output(do_put_foreign, &m, w2);
 	pcache_put(m.pc, m.obj);
 	ck_assert_int_eq(pcache_destroy(m.pc), 0);
 	ck_assert_int_eq(pcache_destroy(m.other), 0);
@@ -147,7 +109,7 @@ START_TEST(write_after_put_poison)
 	memset(m.obj, 0, 40);
 	const char *want[] = { "poison", ptrstr(m.obj), "write after put at offset 5",
 	    NULL };
-	expect_abort_msg(do_write_after_put_then_get, &m, want);
+	expect_abort_output(do_write_after_put_then_get, &m, want);
 	pcache_put(m.pc, m.obj);
 	ck_assert_int_eq(pcache_destroy(m.pc), 0);
 }
@@ -160,7 +122,7 @@ START_TEST(write_after_put_checksum)
 
 	m.obj = pcache_get(m.pc, 0);
 	const char *want[] = { "sum", ptrstr(m.obj), "write after put", NULL };
-	expect_abort_msg(do_write_after_put_then_get, &m, want);
+	expect_abort_output(do_write_after_put_then_get, &m, want);
 	pcache_put(m.pc, m.obj);
 	ck_assert_int_eq(pcache_destroy(m.pc), 0);
 }
@@ -182,7 +144,7 @@ START_TEST(write_after_put_seen_by_invalidate)
 
 	m.obj = pcache_get(m.pc, 0);
 	const char *want[] = { "inval", ptrstr(m.obj), "write after put", NULL };
-	expect_abort_msg(do_write_after_put_then_invalidate, &m, want);
+	expect_abort_output(do_write_after_put_then_invalidate, &m, want);
 	pcache_put(m.pc, m.obj);
 	ck_assert_int_eq(pcache_destroy(m.pc), 0);
 }
@@ -204,7 +166,7 @@ START_TEST(redzone_overrun_aborts)
 	m.obj = pcache_get(m.pc, 0);
 	const char *want[] = { "rz", ptrstr(m.obj), "redzone overwritten at offset 48",
 	    NULL };
-	expect_abort_msg(do_overrun_then_put, &m, want);
+	expect_abort_output(do_overrun_then_put, &m, want);
 	pcache_put(m.pc, m.obj);
 	ck_assert_int_eq(pcache_destroy(m.pc), 0);
 }
@@ -227,7 +189,7 @@ START_TEST(environment_turns_it_on)
 {
 	const char *want[] = { "envdbg", "double put", NULL };
 
-	expect_abort_msg(do_env_double_put, NULL, want);
+	expect_abort_output(do_env_double_put, NULL, want);
 }
 END_TEST
 

@@ -16,9 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "objstate.h"
 #include "testutil.h"
-
-enum { ST_RAW = 0, ST_CACHED = 1, ST_INUSE = 2, ST_DEAD = 3 };
 
 struct mobj {
 	atomic_uint state;
@@ -27,12 +26,12 @@ struct mobj {
 };
 
 struct world {
+	struct ostate os;	/* the objects' ctor/dtor argument */
 	pcache_t *pc;
 	struct talloc ta;
 	struct pcache_allocator a;
-	atomic_uint_fast64_t ctor, dtor, ops, moves;
+	atomic_uint_fast64_t ops, moves;
 	atomic_int stop;
-	atomic_int errors;
 	size_t hardlimit;
 	unsigned ncpu;
 	unsigned cpus[64];
@@ -41,44 +40,6 @@ struct world {
 	void *queue[4096];
 	unsigned qlen;
 };
-
-/* report: count an object error, printing the first few. */
-static void
-report(struct world *w, const char *what, const void *obj)
-{
-	if (atomic_fetch_add(&w->errors, 1) < 10)
-		fprintf(stderr, "migrate: %s (object %p)\n", what, obj);
-}
-
-/* m_ctor, m_dtor: move the state word, reporting any illegal move. */
-static int
-m_ctor(void *arg, void *obj, int flags)
-{
-	struct world *w = arg;
-	struct mobj *o = obj;
-	unsigned was = atomic_load(&o->state);
-
-	(void)flags;
-	if (was == ST_CACHED || was == ST_INUSE)
-		report(w, "ctor on a constructed object", obj);
-	atomic_store(&o->state, ST_CACHED);
-	atomic_fetch_add(&w->ctor, 1);
-	return 0;
-}
-
-static void
-m_dtor(void *arg, void *obj)
-{
-	struct world *w = arg;
-	struct mobj *o = obj;
-	unsigned was = atomic_exchange(&o->state, ST_DEAD);
-
-	if (was == ST_INUSE)
-		report(w, "dtor on an object in use", obj);
-	else if (was != ST_CACHED)
-		report(w, "dtor on an object not constructed", obj);
-	atomic_fetch_add(&w->dtor, 1);
-}
 
 /* word: what holder `owner` writes into word i of object o. */
 static uint64_t
@@ -91,11 +52,7 @@ word(const struct mobj *o, uint32_t owner, unsigned i)
 static void
 took(struct world *w, struct mobj *o, uint32_t owner)
 {
-	unsigned want = ST_CACHED;
-
-	if (!atomic_compare_exchange_strong(&o->state, &want, ST_INUSE))
-		report(w, want == ST_INUSE ? "object handed out twice" :
-		    "object handed out not constructed", o);
+	ostate_took(&w->os, o);
 	o->owner = owner;
 	for (unsigned i = 0; i < 6; i++)
 		o->words[i] = word(o, owner, i);
@@ -108,16 +65,13 @@ took(struct world *w, struct mobj *o, uint32_t owner)
 static void
 giving(struct world *w, struct mobj *o)
 {
-	unsigned want = ST_INUSE;
-
 	for (unsigned i = 0; i < 6; i++) {
 		if (o->words[i] != word(o, o->owner, i)) {
-			report(w, "object in use was overwritten", o);
+			ostate_report(&w->os, "object in use was overwritten", o);
 			break;
 		}
 	}
-	if (!atomic_compare_exchange_strong(&o->state, &want, ST_CACHED))
-		report(w, "object lost its in-use state", o);
+	ostate_giving(&w->os, o);
 }
 
 /*
@@ -128,7 +82,7 @@ static void
 move_to(struct world *w, unsigned cpu)
 {
 	if (pc_topo_bind_thread(cpu) != 0 || sched_getcpu() != (int)cpu)
-		report(w, "could not move to a CPU", NULL);
+		ostate_report(&w->os, "could not move to a CPU", NULL);
 	atomic_fetch_add_explicit(&w->moves, 1, memory_order_relaxed);
 }
 
@@ -150,10 +104,11 @@ static void
 world_init(struct world *w, const char *name, size_t hardlimit)
 {
 	memset(w, 0, sizeof(*w));
+	w->os.who = "migrate";
 	w->ncpu = allowed_cpus(w->cpus, 64);
 	w->a = talloc_allocator(&w->ta, 8192);
-	struct pcache_config cfg = { .size = sizeof(struct mobj), .ctor = m_ctor,
-	    .dtor = m_dtor, .arg = w, .allocator = &w->a };
+	struct pcache_config cfg = { .size = sizeof(struct mobj), .ctor = ostate_ctor,
+	    .dtor = ostate_dtor, .arg = &w->os, .allocator = &w->a };
 	w->pc = pcache_create(name, &cfg);
 	ck_assert_ptr_nonnull(w->pc);
 	w->hardlimit = hardlimit;
@@ -172,11 +127,11 @@ world_check(struct world *w)
 {
 	struct pcache_stats st;
 
-	ck_assert_int_eq(atomic_load(&w->errors), 0);
+	ck_assert_int_eq(atomic_load(&w->os.errors), 0);
 	ck_assert_int_eq(pcache_get_stats(w->pc, &st), 0);
 	ck_assert_uint_eq(st.in_use, 0);
-	ck_assert_uint_eq(st.ctor_calls, atomic_load(&w->ctor));
-	ck_assert_uint_eq(st.dtor_calls, atomic_load(&w->dtor));
+	ck_assert_uint_eq(st.ctor_calls, atomic_load(&w->os.ctor));
+	ck_assert_uint_eq(st.dtor_calls, atomic_load(&w->os.dtor));
 	ck_assert_uint_eq(st.ctor_calls - st.dtor_calls,
 	    st.cached_cpu + st.cached_depot);
 	if (w->hardlimit != 0)
@@ -184,10 +139,10 @@ world_check(struct world *w)
 	pcache_invalidate(w->pc);
 	ck_assert_int_eq(pcache_get_stats(w->pc, &st), 0);
 	ck_assert_uint_eq(st.cached_cpu + st.cached_depot, 0);
-	ck_assert_uint_eq(atomic_load(&w->ctor), atomic_load(&w->dtor));
+	ck_assert_uint_eq(atomic_load(&w->os.ctor), atomic_load(&w->os.dtor));
 	ck_assert_int_eq(pcache_destroy(w->pc), 0);
 	ck_assert_uint_eq(atomic_load(&w->ta.allocs), atomic_load(&w->ta.frees));
-	ck_assert_int_eq(atomic_load(&w->errors), 0);
+	ck_assert_int_eq(atomic_load(&w->os.errors), 0);
 	pthread_mutex_destroy(&w->qlock);
 }
 
@@ -233,7 +188,7 @@ mover_main(void *p)
 					held[nheld++] = objs[i];
 				}
 			} else if (errno != EAGAIN || w->hardlimit == 0)
-				report(w, "get_bulk failed", NULL);
+				ostate_report(&w->os, "get_bulk failed", NULL);
 		} else if ((r & 7) == 2 && nheld >= 8) {
 			void *objs[8];
 			for (unsigned i = 0; i < 8; i++) {
@@ -247,7 +202,7 @@ mover_main(void *p)
 				took(w, o, me);
 				held[nheld++] = o;
 			} else if (errno != EAGAIN || w->hardlimit == 0)
-				report(w, "get failed", NULL);
+				ostate_report(&w->os, "get failed", NULL);
 		} else if (nheld > 0) {
 			unsigned i = (r >> 4) % nheld;
 			struct mobj *o = held[i];
@@ -363,13 +318,13 @@ producer_main(void *p)
 	move_to(w, pr->cpu);
 	for (unsigned i = 0; i < 32; i++) {
 		if ((objs[i] = pcache_get(w->pc, PCACHE_NOWAIT)) == NULL) {
-			report(w, "producer get failed", NULL);
+			ostate_report(&w->os, "producer get failed", NULL);
 			return NULL;
 		}
 		took(w, objs[i], me);
 	}
 	if (pcache_get_bulk(w->pc, objs + 32, 16, PCACHE_NOWAIT) != 0) {
-		report(w, "producer get_bulk failed", NULL);
+		ostate_report(&w->os, "producer get_bulk failed", NULL);
 		for (unsigned i = 0; i < 32; i++) {
 			giving(w, objs[i]);
 			pcache_put(w->pc, objs[i]);
@@ -498,7 +453,7 @@ stepper_main(void *p)
 	move_to(s->w, s->cpu);
 	for (unsigned i = 0; i < s->ngive + s->nput; i++) {
 		if ((objs[i] = pcache_get(s->w->pc, PCACHE_NOWAIT)) == NULL) {
-			report(s->w, "stepper get failed", NULL);
+			ostate_report(&s->w->os, "stepper get failed", NULL);
 			return NULL;
 		}
 		took(s->w, objs[i], 77);
@@ -530,7 +485,7 @@ run_thread(void *(*fn)(void *), struct stepper *s)
 
 	ck_assert_int_eq(pthread_create(&t, NULL, fn, s), 0);
 	ck_assert_int_eq(pthread_join(t, NULL), 0);
-	ck_assert_int_eq(atomic_load(&s->w->errors), 0);
+	ck_assert_int_eq(atomic_load(&s->w->os.errors), 0);
 }
 
 /*
@@ -572,7 +527,7 @@ START_TEST(exit_leaves_cpu_cache)
 		giving(w, give[i]);
 		pcache_put(w->pc, give[i]);
 	}
-	ck_assert_int_eq(atomic_load(&w->errors), 0);
+	ck_assert_int_eq(atomic_load(&w->os.errors), 0);
 	ck_assert_int_eq(pcache_get_stats(w->pc, &st), 0);
 	ck_assert_uint_eq(st.in_use, 0);
 	ck_assert_uint_eq(cpu_cached(w->pc, b), a == b ? 2 * half : half);
@@ -580,17 +535,17 @@ START_TEST(exit_leaves_cpu_cache)
 		ck_assert_uint_eq(cpu_cached(w->pc, a), half);
 
 		/* Draining B leaves A's objects alone. */
-		uint64_t dtor = atomic_load(&w->dtor);
+		uint64_t dtor = atomic_load(&w->os.dtor);
 		pcache_invalidate_local(w->pc);
 		ck_assert_uint_eq(cpu_cached(w->pc, b), 0);
 		ck_assert_uint_eq(cpu_cached(w->pc, a), half);
-		ck_assert_uint_eq(atomic_load(&w->dtor) - dtor, half);
+		ck_assert_uint_eq(atomic_load(&w->os.dtor) - dtor, half);
 
 		/* A new thread on A drains what the dead one left. */
 		struct stepper d = { w, a, NULL, 0, 0 };
 		run_thread(drainer_main, &d);
 		ck_assert_uint_eq(cpu_cached(w->pc, a), 0);
-		ck_assert_uint_eq(atomic_load(&w->dtor) - dtor, 2 * half);
+		ck_assert_uint_eq(atomic_load(&w->os.dtor) - dtor, 2 * half);
 	}
 	pc_topo_unbind_thread();
 	world_check(w);
@@ -639,11 +594,11 @@ START_TEST(invalidate_local_follows_cpu)
 	pcache_invalidate_local(w->pc);
 	ck_assert_uint_eq(cpu_cached(w->pc, b), 0);
 	ck_assert_uint_eq(cpu_cached(w->pc, a), 8);
-	ck_assert_uint_eq(atomic_load(&w->dtor), 8);
+	ck_assert_uint_eq(atomic_load(&w->os.dtor), 8);
 	bind_to(a);
 	pcache_invalidate_local(w->pc);
 	ck_assert_uint_eq(cpu_cached(w->pc, a), 0);
-	ck_assert_uint_eq(atomic_load(&w->dtor), 16);
+	ck_assert_uint_eq(atomic_load(&w->os.dtor), 16);
 	pc_topo_unbind_thread();
 	world_check(w);
 	free(w);

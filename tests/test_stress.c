@@ -15,9 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "objstate.h"
 #include "testutil.h"
-
-enum { ST_RAW = 0, ST_CACHED = 1, ST_INUSE = 2, ST_DEAD = 3 };
 
 struct sobj {
 	atomic_uint state;
@@ -26,73 +25,30 @@ struct sobj {
 };
 
 struct world {
+	struct ostate os;	/* the objects' ctor/dtor argument */
 	pcache_t *pc;
-	atomic_uint_fast64_t ctor, dtor, ops;
+	atomic_uint_fast64_t ops;
 	atomic_int stop;
-	atomic_int errors;
 	unsigned ncpu;
 	unsigned cpus[64];
 };
-
-static void
-report(struct world *w, const char *what, const void *obj)
-{
-	if (atomic_fetch_add(&w->errors, 1) < 10)
-		fprintf(stderr, "stress: %s (object %p)\n", what, obj);
-}
-
-static int
-s_ctor(void *arg, void *obj, int flags)
-{
-	struct world *w = arg;
-	struct sobj *o = obj;
-	unsigned was = atomic_load(&o->state);
-
-	(void)flags;
-	if (was == ST_CACHED || was == ST_INUSE)
-		report(w, "ctor on a constructed object", obj);
-	atomic_store(&o->state, ST_CACHED);
-	atomic_fetch_add(&w->ctor, 1);
-	return 0;
-}
-
-static void
-s_dtor(void *arg, void *obj)
-{
-	struct world *w = arg;
-	struct sobj *o = obj;
-	unsigned was = atomic_exchange(&o->state, ST_DEAD);
-
-	if (was == ST_INUSE)
-		report(w, "dtor on an object in use", obj);
-	else if (was != ST_CACHED)
-		report(w, "dtor on an object not constructed", obj);
-	atomic_fetch_add(&w->dtor, 1);
-}
 
 /* took: the object just came from the cache; mark it ours. */
 static void
 took(struct world *w, struct sobj *o, unsigned me)
 {
-	unsigned want = ST_CACHED;
-
-	if (!atomic_compare_exchange_strong(&o->state, &want, ST_INUSE))
-		report(w, want == ST_INUSE ? "object handed out twice" :
-		    "object handed out not constructed", o);
+	ostate_took(&w->os, o);
 	atomic_store(&o->owner, me + 1);
 }
 
-/* giving: the object is about to go back; mark it cached. */
+/* giving: the object is about to go back; it must still be ours. */
 static void
 giving(struct world *w, struct sobj *o, unsigned me)
 {
-	unsigned want = ST_INUSE;
-
 	if (atomic_load(&o->owner) != me + 1)
-		report(w, "object changed hands while in use", o);
+		ostate_report(&w->os, "object changed hands while in use", o);
 	atomic_store(&o->owner, 0);
-	if (!atomic_compare_exchange_strong(&o->state, &want, ST_CACHED))
-		report(w, "object lost its in-use state", o);
+	ostate_giving(&w->os, o);
 }
 
 struct worker {
@@ -132,7 +88,7 @@ worker_main(void *p)
 				took(w, o, wk->id);
 				held[nheld++] = o;
 			} else if (errno != EAGAIN)
-				report(w, "get failed", NULL);
+				ostate_report(&w->os, "get failed", NULL);
 		} else if (nheld > 0) {
 			unsigned i = (r >> 4) % nheld;
 			struct sobj *o = held[i];
@@ -207,11 +163,11 @@ static void
 run_world(const char *name, unsigned cflags, size_t hardlimit, int getflags,
     unsigned nthreads)
 {
-	struct world w = { 0 };
+	struct world w = { .os.who = "stress" };
 	struct talloc ta = { 0 };
 	struct pcache_allocator a = talloc_allocator(&ta, 8192);
 	struct pcache_config cfg = { .size = sizeof(struct sobj), .flags = cflags,
-	    .ctor = s_ctor, .dtor = s_dtor, .arg = &w, .allocator = &a };
+	    .ctor = ostate_ctor, .dtor = ostate_dtor, .arg = &w.os, .allocator = &a };
 	struct worker wk[16];
 	pthread_t t[16], sw;
 	struct timespec t0, t1;
@@ -244,9 +200,9 @@ run_world(const char *name, unsigned cflags, size_t hardlimit, int getflags,
 	    name, nthreads, (double)atomic_load(&w.ops) / secs,
 	    (unsigned long long)st.ctor_calls, (unsigned long long)st.dtor_calls,
 	    (unsigned long long)st.cpu_hits, (unsigned long long)st.gets);
-	ck_assert_int_eq(atomic_load(&w.errors), 0);
+	ck_assert_int_eq(atomic_load(&w.os.errors), 0);
 	ck_assert_uint_eq(st.in_use, 0);
-	ck_assert_uint_eq(st.ctor_calls, atomic_load(&w.ctor));
+	ck_assert_uint_eq(st.ctor_calls, atomic_load(&w.os.ctor));
 	ck_assert_uint_eq(st.ctor_calls - st.dtor_calls,
 	    st.cached_cpu + st.cached_depot);
 	if (hardlimit)
@@ -254,9 +210,9 @@ run_world(const char *name, unsigned cflags, size_t hardlimit, int getflags,
 	pcache_invalidate(w.pc);
 	pcache_get_stats(w.pc, &st);
 	ck_assert_uint_eq(st.cached_cpu + st.cached_depot, 0);
-	ck_assert_uint_eq(atomic_load(&w.ctor), atomic_load(&w.dtor));
+	ck_assert_uint_eq(atomic_load(&w.os.ctor), atomic_load(&w.os.dtor));
 	ck_assert_int_eq(pcache_destroy(w.pc), 0);	/* EBUSY if one was lost */
-	ck_assert_int_eq(atomic_load(&w.errors), 0);
+	ck_assert_int_eq(atomic_load(&w.os.errors), 0);
 	ck_assert_uint_eq(atomic_load(&ta.allocs), atomic_load(&ta.frees));
 	ck_assert_uint_gt(atomic_load(&w.ops), 0);
 }

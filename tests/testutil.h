@@ -16,7 +16,10 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "pcache.h"
 #include "pcache_impl.h"
@@ -213,6 +216,41 @@ bind_to(unsigned cpu)
 {
 	ck_assert_int_eq(pc_topo_bind_thread(cpu), 0);
 	ck_assert_int_eq(sched_getcpu(), (int)cpu);
+}
+
+/*
+ * expect_abort_output: run fn(arg) in a child; it must die of SIGABRT
+ * having printed every string of want[] (NULL-terminated) on stderr, such
+ * as the cache's name and the pointer's address.
+ */
+static inline void
+expect_abort_output(void (*fn)(void *), void *arg, const char *const *want)
+{
+	int fds[2];
+	static char buf[16384];
+
+	memset(buf, 0, sizeof(buf));
+	ck_assert_int_eq(pipe(fds), 0);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		dup2(fds[1], 2);
+		fn(arg);
+		_exit(0);
+	}
+	close(fds[1]);
+	size_t len = 0;
+	ssize_t r;
+	while ((r = read(fds[0], buf + len, sizeof(buf) - 1 - len)) > 0)
+		len += (size_t)r;
+	close(fds[0]);
+	int status;
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT,
+	    "no abort; output: %s", buf);
+	for (int i = 0; want[i] != NULL; i++)
+		ck_assert_msg(strstr(buf, want[i]) != NULL, "no '%s' in: %s",
+		    want[i], buf);
 }
 
 /* run_suite: run one suite and turn its result into an exit status. */
