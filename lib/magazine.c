@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "pcache_impl.h"
 
@@ -287,6 +288,129 @@ pc_depot_put(pcache_t *pc, void *obj)
 		pc_depot_give_empty(d, e);
 		pthread_mutex_unlock(&d->lock);
 	}
+}
+
+/*
+ * pc_depot_take_fulls: unlink up to `want` full magazines from the depot in one
+ * hold of its lock, as a chain.  Takes d->lock.
+ */
+pc_mag_t *
+pc_depot_take_fulls(pc_depot_t *d, size_t want)
+{
+	pc_mag_t *chain = NULL, *m;
+
+	pthread_mutex_lock(&d->lock);
+	while (want-- > 0 && (m = pc_depot_take_full(d)) != NULL) {
+		m->next = chain;
+		chain = m;
+	}
+	pthread_mutex_unlock(&d->lock);
+	return chain;
+}
+
+/*
+ * pc_depot_return_chain: give a chain of magazines back to the depot in one hold of
+ * its lock, each to the list its contents call for, and wake hard-limit
+ * sleepers if objects came back.  Takes d->lock.
+ */
+void
+pc_depot_return_chain(pcache_t *pc, pc_mag_t *chain)
+{
+	pc_depot_t *d = &pc->depot;
+	bool objects = false;
+
+	pthread_mutex_lock(&d->lock);
+	while (chain != NULL) {
+		pc_mag_t *next = chain->next;
+		if (chain->n > 0) {
+			pc_depot_give_full(d, chain);
+			objects = true;
+		} else
+			pc_depot_give_empty(d, chain);
+		chain = next;
+	}
+	/* Relaxed: d->lock orders it against a sleeper's scan. */
+	bool wake = objects &&
+	    atomic_load_explicit(&pc->hl_waiters, memory_order_relaxed) != 0;
+	pthread_mutex_unlock(&d->lock);
+	if (wake)
+		pc_hardlimit_wake(pc);
+}
+
+/*
+ * pc_depot_put_many: put the non-NULL entries of objs[0..n-1], already
+ * checked, into the depot in whole magazines: empty ones taken under one
+ * hold of the depot lock (or allocated), filled, and given back full under
+ * one more.  Objects no magazine could be had for go one by one to the
+ * loose magazine (pc_depot_put(), which counts them).  Returns how many
+ * went in whole magazines.  No lock held.
+ */
+size_t
+pc_depot_put_many(pcache_t *pc, void *const *objs, size_t n)
+{
+	pc_depot_t *d = &pc->depot;
+	size_t placed = 0;
+	size_t want = (n + pc->magsize - 1) / pc->magsize;
+	pc_mag_t *empties = NULL, *fulls = NULL, *m;
+
+	pthread_mutex_lock(&d->lock);
+	while (want-- > 0 && (m = pc_depot_take_empty(d)) != NULL) {
+		m->next = empties;
+		empties = m;
+	}
+	pthread_mutex_unlock(&d->lock);
+	for (size_t i = 0; i < n;) {
+		if ((m = empties) != NULL)
+			empties = m->next;
+		else if ((m = pc_mag_alloc(pc)) == NULL) {
+			for (; i < n; i++) {
+				if (objs[i] != NULL)
+					pc_depot_put(pc, objs[i]);
+			}
+			break;
+		}
+		for (; i < n && m->n < m->cap; i++) {
+			if (objs[i] != NULL)
+				m->objs[m->n++] = objs[i];
+		}
+		placed += m->n;
+		m->next = fulls;
+		fulls = m;
+	}
+	while (empties != NULL) {	/* none used: NULL entries */
+		m = empties->next;
+		empties->next = fulls;
+		fulls = empties;
+		empties = m;
+	}
+	pc_depot_return_chain(pc, fulls);
+	return placed;
+}
+
+/*
+ * pc_depot_get_many: up to n constructed objects from whole depot
+ * magazines, a round of them per hold of the depot lock.  Returns how
+ * many.  No lock held.
+ */
+size_t
+pc_depot_get_many(pcache_t *pc, void **objs, size_t n)
+{
+	size_t got = 0;
+
+	while (got < n) {
+		pc_mag_t *chain = pc_depot_take_fulls(&pc->depot,
+		    (n - got + pc->magsize - 1) / pc->magsize);
+		if (chain == NULL)
+			break;
+		for (pc_mag_t *m = chain; m != NULL && got < n; m = m->next) {
+			size_t k = m->n < n - got ? m->n : n - got;
+			m->n -= (unsigned)k;
+			memcpy(objs + got, m->objs + m->n, k * sizeof(void *));
+			got += k;
+		}
+		pc_depot_return_chain(pc, chain);
+	}
+	return got;
 }
 
 /*

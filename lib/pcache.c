@@ -427,14 +427,16 @@ pcache_get_bulk(pcache_t *pc, void **objs, size_t n, int flags)
 		return -1;
 	}
 #ifdef PC_RSEQ_ARCH
-	if (pc->rseq) {
+	if (pc->rseq)
 		first = pc_rseq_get_bulk(pc, objs, n);
-		for (size_t i = 0; PC_MEMCHECK && i < first; i++)
-			pc_mem_defined(objs[i], pc->usersize);
-		if (first == n)
-			return 0;
-	}
+	else
 #endif
+	if (pc->slots != NULL)
+		first = pc_lock_get_bulk(pc, objs, n);
+	for (size_t i = 0; PC_MEMCHECK && i < first; i++)
+		pc_mem_defined(objs[i], pc->usersize);
+	if (first == n)
+		return 0;
 	/* Seq_cst: as in pc_get_slow(), ordered before every look below. */
 	atomic_fetch_add(&pc->hl_waiters, 1);
 	for (;;) {
@@ -467,7 +469,8 @@ pcache_get_bulk(pcache_t *pc, void **objs, size_t n, int flags)
 
 /*
  * pcache_put_bulk: see pcache.h.  On the rseq layer whole chunks go into
- * the CPU's array in one section each.
+ * the CPU's array in one section each, on the locked layer into the
+ * CPU's magazines under one hold of its lock.
  */
 void
 pcache_put_bulk(pcache_t *pc, void *const *objs, size_t n)
@@ -478,6 +481,10 @@ pcache_put_bulk(pcache_t *pc, void *const *objs, size_t n)
 		return;
 	}
 #endif
+	if (pc->slots != NULL) {
+		pc_lock_put_bulk(pc, objs, n);
+		return;
+	}
 	put_each(pc, objs, n);
 }
 

@@ -306,6 +306,86 @@ pcache_put(pcache_t *pc, void *obj)
 }
 
 /*
+ * pc_lock_get_bulk: up to n objects from the current CPU's two magazines
+ * under one hold of its lock (if it is free), then from whole depot
+ * magazines.  Returns how many; never touches the slab layer.
+ */
+size_t
+pc_lock_get_bulk(pcache_t *pc, void **objs, size_t n)
+{
+	pc_slot_t *s = &pc->slots[pc_cpu_current(pc)];
+	size_t got = 0;
+
+	if (!slot_trylock(s))
+		return pc_depot_get_many(pc, objs, n);
+	for (int pass = 0; pass < 2 && got < n; pass++) {
+		pc_mag_t *m = s->loaded;
+		while (m->n > 0 && got < n)
+			objs[got++] = m->objs[--m->n];
+		if (got < n && s->prev->n > 0) {
+			s->loaded = s->prev;
+			s->prev = m;
+		}
+	}
+	s->gets += got;
+	s->hits += got;
+	pc_slot_unlock(s);
+	size_t more = pc_depot_get_many(pc, objs + got, n - got);
+	/* Relaxed: a statistic. */
+	atomic_fetch_add_explicit(&pc->slow_gets, more, memory_order_relaxed);
+	return got + more;
+}
+
+/*
+ * pc_lock_put_bulk: pcache_put_bulk() on the locked layer: every non-NULL
+ * pointer checked, as many as fit into the current CPU's two magazines
+ * under one hold of its lock, the rest in whole magazines to the depot.
+ */
+void
+pc_lock_put_bulk(pcache_t *pc, void *const *objs, size_t n)
+{
+	const struct pc_slab *last = NULL;
+	size_t i = 0;
+
+	for (size_t j = 0; j < n; j++) {
+		if (objs[j] != NULL)
+			pc_obj_check_near(pc, objs[j], &last);
+	}
+	pc_slot_t *s = &pc->slots[pc_cpu_current(pc)];
+	if (slot_trylock(s)) {
+		for (int pass = 0; pass < 2 && i < n; pass++) {
+			pc_mag_t *m = s->loaded;
+			for (; i < n && m->n < m->cap; i++) {
+				if (objs[i] == NULL)
+					continue;
+				if (PC_MEMCHECK)
+					pc_mem_noaccess(objs[i], pc->usersize);
+				m->objs[m->n++] = objs[i];
+				s->puts++;
+			}
+			if (i < n && s->prev->n == 0 && s->prev != &pc_mag_none) {
+				s->loaded = s->prev;
+				s->prev = m;
+			}
+		}
+		/* Relaxed: the slot lock orders it (slot_put_miss()). */
+		bool wake = atomic_load_explicit(&pc->hl_waiters,
+		    memory_order_relaxed) != 0;
+		pc_slot_unlock(s);
+		if (wake)
+			pc_hardlimit_wake(pc);
+	}
+	/* The rest, checked already, in whole magazines. */
+	for (size_t j = i; PC_MEMCHECK && j < n; j++) {
+		if (objs[j] != NULL)
+			pc_mem_noaccess(objs[j], pc->usersize);
+	}
+	size_t placed = pc_depot_put_many(pc, objs + i, n - i);
+	/* Relaxed: a statistic. */
+	atomic_fetch_add_explicit(&pc->slow_puts, placed, memory_order_relaxed);
+}
+
+/*
  * pc_slot_detach_locked: move the slot's magazines that hold objects onto
  * `chain` and leave pc_mag_none in their place.  Slot locked.  Returns the
  * new chain.

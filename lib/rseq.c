@@ -278,53 +278,6 @@ pc_rseq_put_slow(pcache_t *pc, void *obj)
 }
 
 /*
- * take_fulls: unlink up to `want` full magazines from the depot in one
- * hold of its lock, as a chain.  Takes d->lock.
- */
-static pc_mag_t *
-take_fulls(pc_depot_t *d, size_t want)
-{
-	pc_mag_t *chain = NULL, *m;
-
-	pthread_mutex_lock(&d->lock);
-	while (want-- > 0 && (m = pc_depot_take_full(d)) != NULL) {
-		m->next = chain;
-		chain = m;
-	}
-	pthread_mutex_unlock(&d->lock);
-	return chain;
-}
-
-/*
- * return_chain: give a chain of magazines back to the depot in one hold of
- * its lock, each to the list its contents call for, and wake hard-limit
- * sleepers if objects came back.  Takes d->lock.
- */
-static void
-return_chain(pcache_t *pc, pc_mag_t *chain)
-{
-	pc_depot_t *d = &pc->depot;
-	bool objects = false;
-
-	pthread_mutex_lock(&d->lock);
-	while (chain != NULL) {
-		pc_mag_t *next = chain->next;
-		if (chain->n > 0) {
-			pc_depot_give_full(d, chain);
-			objects = true;
-		} else
-			pc_depot_give_empty(d, chain);
-		chain = next;
-	}
-	/* Relaxed: d->lock orders it against a sleeper's scan. */
-	bool wake = objects &&
-	    atomic_load_explicit(&pc->hl_waiters, memory_order_relaxed) != 0;
-	pthread_mutex_unlock(&d->lock);
-	if (wake)
-		pc_hardlimit_wake(pc);
-}
-
-/*
  * pc_rseq_get_bulk: up to n constructed objects from the current CPU's
  * array (one section) and then whole depot magazines (one depot lock hold
  * per round), never from the slab layer.  Returns how many were placed in
@@ -338,7 +291,7 @@ pc_rseq_get_bulk(pcache_t *pc, void **objs, size_t n)
 	    objs, n);
 
 	while (got < n) {
-		pc_mag_t *chain = take_fulls(&pc->depot,
+		pc_mag_t *chain = pc_depot_take_fulls(&pc->depot,
 		    (n - got + pc->magsize - 1) / pc->magsize);
 		if (chain == NULL)
 			break;
@@ -351,7 +304,7 @@ pc_rseq_get_bulk(pcache_t *pc, void **objs, size_t n)
 			    pc->rstride, pc->ncpu, pc->rcap, m->objs, m->n))
 				m->n = 0;
 		}
-		return_chain(pc, chain);
+		pc_depot_return_chain(pc, chain);
 	}
 	/* Relaxed: a statistic. */
 	atomic_fetch_add_explicit(&pc->slow_gets, got, memory_order_relaxed);
@@ -404,7 +357,7 @@ pc_rseq_put_bulk(pcache_t *pc, void *const *objs, size_t n)
 		fulls = m;
 	}
 	if (fulls != NULL)
-		return_chain(pc, fulls);
+		pc_depot_return_chain(pc, fulls);
 	else
 		pc_rseq_wake_check(pc);
 	/* Relaxed: a statistic. */
