@@ -161,6 +161,21 @@ pc_dbg_init(pcache_t *pc)
 	return 0;
 }
 
+/* pc_dbg_lock, pc_dbg_unlock: hold a checked cache's log across fork. */
+void
+pc_dbg_lock(pcache_t *pc)
+{
+	if (pc->dbg != NULL)
+		pthread_mutex_lock(&pc->dbg->lock);
+}
+
+void
+pc_dbg_unlock(pcache_t *pc)
+{
+	if (pc->dbg != NULL)
+		pthread_mutex_unlock(&pc->dbg->lock);
+}
+
 /* pc_dbg_fini: free the log. */
 void
 pc_dbg_fini(pcache_t *pc)

@@ -21,8 +21,11 @@ static pthread_once_t	 atfork_once = PTHREAD_ONCE_INIT;
 /*
  * fork_prepare: take the registry lock, then every cache's drain lock
  * (first, for all caches, so that a destructor running under one cache's
- * drain lock may still enter another cache), then each cache's slots,
- * depot, slab and hard-limit locks, then the page map's lock.
+ * drain lock may still get and put on another cache), then each cache's
+ * slots, depot, slab, hard-limit and checked-mode log locks, then the page
+ * map's lock.  A destructor that invalidates, destroys or creates a cache
+ * while another thread forks can deadlock against this order; destructors
+ * should not do that.
  */
 static void
 fork_prepare(void)
@@ -34,6 +37,7 @@ fork_prepare(void)
 		pc_lock_cpus_depot(pc);
 		pthread_mutex_lock(&pc->slab_lock);
 		pthread_mutex_lock(&pc->hl_lock);
+		pc_dbg_lock(pc);
 	}
 	pc_pagemap_lock();
 }
@@ -44,6 +48,7 @@ fork_release(void)
 {
 	pc_pagemap_unlock();
 	for (pcache_t *pc = registry; pc != NULL; pc = pc->reg_next) {
+		pc_dbg_unlock(pc);
 		pthread_mutex_unlock(&pc->hl_lock);
 		pthread_mutex_unlock(&pc->slab_lock);
 		pc_unlock_all(pc);

@@ -291,24 +291,6 @@ pc_depot_put(pcache_t *pc, void *obj)
 }
 
 /*
- * pc_depot_take_fulls: unlink up to `want` full magazines from the depot in one
- * hold of its lock, as a chain.  Takes d->lock.
- */
-pc_mag_t *
-pc_depot_take_fulls(pc_depot_t *d, size_t want)
-{
-	pc_mag_t *chain = NULL, *m;
-
-	pthread_mutex_lock(&d->lock);
-	while (want-- > 0 && (m = pc_depot_take_full(d)) != NULL) {
-		m->next = chain;
-		chain = m;
-	}
-	pthread_mutex_unlock(&d->lock);
-	return chain;
-}
-
-/*
  * pc_depot_return_chain: give a chain of magazines back to the depot in one hold of
  * its lock, each to the list its contents call for, and wake hard-limit
  * sleepers if objects came back.  Takes d->lock.
@@ -389,27 +371,31 @@ pc_depot_put_many(pcache_t *pc, void *const *objs, size_t n)
 
 /*
  * pc_depot_get_many: up to n constructed objects from whole depot
- * magazines, a round of them per hold of the depot lock.  Returns how
- * many.  No lock held.
+ * magazines.  Returns how many.  Takes d->lock.
  */
 size_t
 pc_depot_get_many(pcache_t *pc, void **objs, size_t n)
 {
+	pc_depot_t *d = &pc->depot;
 	size_t got = 0;
+	pc_mag_t *m;
 
-	while (got < n) {
-		pc_mag_t *chain = pc_depot_take_fulls(&pc->depot,
-		    (n - got + pc->magsize - 1) / pc->magsize);
-		if (chain == NULL)
-			break;
-		for (pc_mag_t *m = chain; m != NULL && got < n; m = m->next) {
-			size_t k = m->n < n - got ? m->n : n - got;
-			m->n -= (unsigned)k;
-			memcpy(objs + got, m->objs + m->n, k * sizeof(void *));
-			got += k;
-		}
-		pc_depot_return_chain(pc, chain);
+	/*
+	 * One hold of d->lock, so that what is not handed out is never in
+	 * private hands, where an invalidation could miss it.
+	 */
+	pthread_mutex_lock(&d->lock);
+	while (got < n && (m = pc_depot_take_full(d)) != NULL) {
+		size_t k = m->n < n - got ? m->n : n - got;
+		m->n -= (unsigned)k;
+		memcpy(objs + got, m->objs + m->n, k * sizeof(void *));
+		got += k;
+		if (m->n > 0)
+			pc_depot_give_full(d, m);
+		else
+			pc_depot_give_empty(d, m);
 	}
+	pthread_mutex_unlock(&d->lock);
 	return got;
 }
 

@@ -437,8 +437,14 @@ pcache_get_bulk(pcache_t *pc, void **objs, size_t n, int flags)
 		pc_mem_defined(objs[i], pc->usersize);
 	if (first == n)
 		return 0;
-	/* Seq_cst: as in pc_get_slow(), ordered before every look below. */
-	atomic_fetch_add(&pc->hl_waiters, 1);
+	/*
+	 * Registered as a hard-limit waiter only where a limit is set (or
+	 * turns up): a registered waiter makes every put take hl_lock.
+	 * Seq_cst: as in pc_get_slow(), ordered before every look below.
+	 */
+	bool registered = limit != 0;
+	if (registered)
+		atomic_fetch_add(&pc->hl_waiters, 1);
 	for (;;) {
 		uint64_t seq = hl_seq_now(pc);
 		size_t i = first;
@@ -452,14 +458,22 @@ pcache_get_bulk(pcache_t *pc, void **objs, size_t n, int flags)
 		put_each(pc, objs, i);
 		if (error != EAGAIN || (flags & PCACHE_NOWAIT))
 			break;
+		error = 0;
+		if (!registered) {
+			/* Seq_cst: as above; then look again, registered. */
+			atomic_fetch_add(&pc->hl_waiters, 1);
+			registered = true;
+			continue;
+		}
 		pthread_mutex_lock(&pc->hl_lock);
 		while (pc->hl_seq - seq <= i)
 			pthread_cond_wait(&pc->hl_cv, &pc->hl_lock);
 		pthread_mutex_unlock(&pc->hl_lock);
-		error = 0;
 	}
-	/* Relaxed: as in pc_get_slow(). */
-	atomic_fetch_sub_explicit(&pc->hl_waiters, 1, memory_order_relaxed);
+	if (registered) {
+		/* Relaxed: as in pc_get_slow(). */
+		atomic_fetch_sub_explicit(&pc->hl_waiters, 1, memory_order_relaxed);
+	}
 	if (error != 0) {
 		errno = error;
 		return -1;

@@ -384,7 +384,6 @@ pc_mag_t	*pc_depot_take_empty(pc_depot_t *d);
 void		 pc_depot_give_full(pc_depot_t *d, pc_mag_t *m);
 void		 pc_depot_give_empty(pc_depot_t *d, pc_mag_t *m);
 bool		 pc_depot_return(pc_depot_t *d, pc_mag_t *m);
-pc_mag_t	*pc_depot_take_fulls(pc_depot_t *d, size_t want);
 void		 pc_depot_return_chain(pcache_t *pc, pc_mag_t *chain);
 size_t		 pc_depot_put_many(pcache_t *pc, void *const *objs, size_t n);
 size_t		 pc_depot_get_many(pcache_t *pc, void **objs, size_t n);
@@ -466,6 +465,8 @@ PC_NORETURN void pc_panic(const pcache_t *pc, const void *obj,
 bool		 pc_env_debug(void);
 int		 pc_dbg_init(pcache_t *pc);
 void		 pc_dbg_fini(pcache_t *pc);
+void		 pc_dbg_lock(pcache_t *pc);
+void		 pc_dbg_unlock(pcache_t *pc);
 void		 pc_dbg_leave_slab(pcache_t *pc, const struct pc_slab *sl, void *obj);
 void		 pc_dbg_enter_slab(pcache_t *pc, const struct pc_slab *sl, void *obj);
 void		 pc_dbg_get(pcache_t *pc, void *obj);

@@ -287,7 +287,7 @@ pcache_put(pcache_t *pc, void *obj)
 		return;
 	pc_obj_check(pc, obj);
 	if (PC_MEMCHECK && pc->dbg == NULL)	/* checked mode checks instead */
-		pc_mem_noaccess(obj, pc->usersize);
+		pc_mem_noaccess(obj, pc->objsize);
 #ifdef PC_RSEQ_ARCH
 	if (PC_LIKELY(pc->rseq)) {
 		if (PC_LIKELY(rseq_push(pc_rseq_off, pc->rslots, pc->rstride,
@@ -359,7 +359,7 @@ pc_lock_put_bulk(pcache_t *pc, void *const *objs, size_t n)
 				if (objs[i] == NULL)
 					continue;
 				if (PC_MEMCHECK)
-					pc_mem_noaccess(objs[i], pc->usersize);
+					pc_mem_noaccess(objs[i], pc->objsize);
 				m->objs[m->n++] = objs[i];
 				s->puts++;
 			}
@@ -378,7 +378,7 @@ pc_lock_put_bulk(pcache_t *pc, void *const *objs, size_t n)
 	/* The rest, checked already, in whole magazines. */
 	for (size_t j = i; PC_MEMCHECK && j < n; j++) {
 		if (objs[j] != NULL)
-			pc_mem_noaccess(objs[j], pc->usersize);
+			pc_mem_noaccess(objs[j], pc->objsize);
 	}
 	size_t placed = pc_depot_put_many(pc, objs + i, n - i);
 	/* Relaxed: a statistic. */

@@ -207,24 +207,37 @@ pc_rseq_get_slow(pcache_t *pc, int flags)
 		if (obj != NULL)
 			return obj;
 	}
+	/*
+	 * d->lock is held from taking the magazine until its objects are in
+	 * the array or back on a list: cached objects are never in private
+	 * hands, where an invalidation or a hard-limit look could miss them.
+	 */
 	pthread_mutex_lock(&d->lock);
 	pc_mag_t *m = pc_depot_take_full(d);
-	pthread_mutex_unlock(&d->lock);
-	if (m == NULL)
+	if (m == NULL) {
+		pthread_mutex_unlock(&d->lock);
 		return pc_get_slow(pc, flags);
-
-	void *obj = NULL;
-	if (rseq_refill(pc_rseq_off, pc->rslots, pc->rstride, pc->ncpu,
-	    pc->rcap, m->objs, m->n)) {
-		m->n = 0;
-		obj = rseq_pop_here(pc);
 	}
-	if (obj == NULL && m->n > 0) {
+	bool refilled = rseq_refill(pc_rseq_off, pc->rslots, pc->rstride,
+	    pc->ncpu, pc->rcap, m->objs, m->n);
+	void *obj = NULL;
+	if (refilled)
+		m->n = 0;
+	else {
+		/* Diverted, or no room: serve the caller from the magazine. */
 		obj = m->objs[--m->n];
+	}
+	if (m->n > 0)
+		pc_depot_give_full(d, m);
+	else
+		pc_depot_give_empty(d, m);
+	pthread_mutex_unlock(&d->lock);
+	if (obj != NULL) {
 		/* Relaxed: a statistic. */
 		atomic_fetch_add_explicit(&pc->slow_gets, 1, memory_order_relaxed);
+		return obj;
 	}
-	(void)pc_depot_return(d, m);
+	obj = rseq_pop_here(pc);
 	return obj != NULL ? obj : pc_get_slow(pc, flags);
 }
 
@@ -238,23 +251,32 @@ rseq_spill(pcache_t *pc)
 {
 	pc_depot_t *d = &pc->depot;
 
+	pc_mag_t *spare = NULL;
+
 	pthread_mutex_lock(&d->lock);
 	pc_mag_t *e = pc_depot_take_empty(d);
-	pthread_mutex_unlock(&d->lock);
-	if (e == NULL && (e = pc_mag_alloc(pc)) == NULL)
-		return false;
+	if (e == NULL) {
+		pthread_mutex_unlock(&d->lock);
+		if ((spare = pc_mag_alloc(pc)) == NULL)
+			return false;
+		pthread_mutex_lock(&d->lock);
+		e = spare;
+	}
+	/* Under d->lock, so the objects are never in private hands. */
 	e->n = (unsigned)rseq_take(pc_rseq_off, pc->rslots, pc->rstride,
 	    pc->ncpu, e->objs, pc->magsize);
-	if (!pc_depot_return(d, e))
-		return false;
-	/*
-	 * Relaxed, and after d->lock is dropped: a sleeper bumps hl_waiters
-	 * before it looks in the depot under d->lock, so if its look missed
-	 * this magazine, its increment is visible to us now.
-	 */
-	if (atomic_load_explicit(&pc->hl_waiters, memory_order_relaxed) != 0)
+	bool moved = e->n > 0;
+	if (moved)
+		pc_depot_give_full(d, e);
+	else
+		pc_depot_give_empty(d, e);
+	/* Relaxed: d->lock orders it against a sleeper's depot look. */
+	bool wake = moved && atomic_load_explicit(&pc->hl_waiters,
+	    memory_order_relaxed) != 0;
+	pthread_mutex_unlock(&d->lock);
+	if (wake)
 		pc_hardlimit_wake(pc);
-	return true;
+	return moved;
 }
 
 /*
@@ -287,25 +309,33 @@ pc_rseq_put_slow(pcache_t *pc, void *obj)
 size_t
 pc_rseq_get_bulk(pcache_t *pc, void **objs, size_t n)
 {
+	pc_depot_t *d = &pc->depot;
 	size_t got = rseq_take(pc_rseq_off, pc->rslots, pc->rstride, pc->ncpu,
 	    objs, n);
 
-	while (got < n) {
-		pc_mag_t *chain = pc_depot_take_fulls(&pc->depot,
-		    (n - got + pc->magsize - 1) / pc->magsize);
-		if (chain == NULL)
-			break;
-		for (pc_mag_t *m = chain; m != NULL; m = m->next) {
-			size_t k = m->n < n - got ? m->n : n - got;
-			m->n -= (unsigned)k;
-			memcpy(objs + got, m->objs + m->n, k * sizeof(void *));
-			got += k;
-			if (m->n > 0 && rseq_refill(pc_rseq_off, pc->rslots,
-			    pc->rstride, pc->ncpu, pc->rcap, m->objs, m->n))
-				m->n = 0;
-		}
-		pc_depot_return_chain(pc, chain);
+	if (got == n)
+		goto out;
+	/*
+	 * One hold of d->lock: what is not handed out goes back to the array
+	 * or the lists before it is dropped (see pc_rseq_get_slow()).
+	 */
+	pthread_mutex_lock(&d->lock);
+	pc_mag_t *m;
+	while (got < n && (m = pc_depot_take_full(d)) != NULL) {
+		size_t k = m->n < n - got ? m->n : n - got;
+		m->n -= (unsigned)k;
+		memcpy(objs + got, m->objs + m->n, k * sizeof(void *));
+		got += k;
+		if (m->n > 0 && rseq_refill(pc_rseq_off, pc->rslots,
+		    pc->rstride, pc->ncpu, pc->rcap, m->objs, m->n))
+			m->n = 0;
+		if (m->n > 0)
+			pc_depot_give_full(d, m);
+		else
+			pc_depot_give_empty(d, m);
 	}
+	pthread_mutex_unlock(&d->lock);
+out:
 	/* Relaxed: a statistic. */
 	atomic_fetch_add_explicit(&pc->slow_gets, got, memory_order_relaxed);
 	return got;
@@ -324,15 +354,22 @@ pc_rseq_put_bulk(pcache_t *pc, void *const *objs, size_t n)
 	const struct pc_slab *last = NULL;
 	size_t i = 0, done = 0;
 
+	/*
+	 * Every pointer is checked before any is put: once one is cached its
+	 * slab may be emptied and freed by an invalidation, and `last` with it.
+	 */
+	for (size_t j = 0; j < n; j++) {
+		if (objs[j] != NULL)
+			pc_obj_check_near(pc, objs[j], &last);
+	}
 	while (i < n) {
 		void *chunk[128];
 		size_t k = 0, max = pc->magsize;
 
 		for (; i < n && k < max; i++) {
 			if (objs[i] != NULL) {
-				pc_obj_check_near(pc, objs[i], &last);
 				if (PC_MEMCHECK)
-					pc_mem_noaccess(objs[i], pc->usersize);
+					pc_mem_noaccess(objs[i], pc->objsize);
 				chunk[k++] = objs[i];
 			}
 		}
@@ -380,6 +417,19 @@ pc_rseq_wake_check(pcache_t *pc)
 }
 
 /*
+ * restart_all: restart every critical section in flight in the process.
+ * Without it a diverted array could still change under its drainer, so a
+ * failure (the registration lost) is fatal rather than silent.
+ */
+static void
+restart_all(const pcache_t *pc)
+{
+	if (membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ, 0, 0) != 0)
+		pc_panic(pc, NULL, "membarrier(PRIVATE_EXPEDITED_RSEQ) failed: "
+		    "errno %d", errno);
+}
+
+/*
  * pc_rseq_own: make CPU cpu's array the caller's: divert new sections and
  * restart any in flight.  The caller holds the CPU's slot lock.
  */
@@ -390,7 +440,7 @@ pc_rseq_own(pcache_t *pc, unsigned cpu)
 	atomic_store(&rslot(pc, cpu)->divert, 1);
 	if (membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ,
 	    MEMBARRIER_CMD_FLAG_CPU, (int)cpu) != 0)
-		(void)membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ, 0, 0);
+		restart_all(pc);
 }
 
 /* pc_rseq_own_all: pc_rseq_own() for every CPU, with one membarrier. */
@@ -401,7 +451,7 @@ pc_rseq_own_all(pcache_t *pc)
 		/* Seq_cst: as in pc_rseq_own(). */
 		atomic_store(&rslot(pc, i)->divert, 1);
 	}
-	(void)membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ, 0, 0);
+	restart_all(pc);
 }
 
 /* pc_rseq_release: give an owned array back to its CPU's sections. */
