@@ -242,6 +242,139 @@ START_TEST(stress_hardlimit_nowait)
 }
 END_TEST
 
+/*
+ * The pmap_growkernel pattern under concurrency.  The constructor stamps
+ * each object with the current generation; an invalidator bumps the
+ * generation, invalidates, then publishes the new floor.  Objects in use
+ * are "updated" by their holder before they go back (as live pmaps are),
+ * under a read lock that the bump-and-invalidate excludes, so an object is
+ * either cached when invalidation begins or already current.  Then a get
+ * that starts after a floor was published must never return an object
+ * older than that floor: one would be an object cached when invalidation
+ * began that slipped past it.
+ */
+struct gen_world {
+	struct ostate os;
+	pcache_t *pc;
+	atomic_uint gen;		/* the constructor's input */
+	atomic_uint floor;		/* no get may return older, once published */
+	pthread_rwlock_t update;	/* puts (read) vs bump + invalidate (write) */
+	atomic_int stop;
+	atomic_uint_fast64_t stale, gets, bumps;
+};
+
+struct gobj {
+	atomic_uint state;
+	atomic_uint gen;
+	char pad[504];	/* big enough that workers overflow a CPU's share */
+};
+
+static int
+gen_ctor(void *arg, void *obj, int flags)
+{
+	struct gen_world *g = arg;
+
+	atomic_store(&((struct gobj *)obj)->gen, atomic_load(&g->gen));
+	return ostate_ctor(&g->os, obj, flags);
+}
+
+static void
+gen_dtor(void *arg, void *obj)
+{
+	ostate_dtor(&((struct gen_world *)arg)->os, obj);
+}
+
+static void *
+gen_worker(void *p)
+{
+	struct gen_world *g = p;
+	struct gobj *held[256];
+	unsigned n = 0;
+	bool filling = true;
+
+	/* Bursts of 256 gets then 256 puts: traffic through the depot. */
+	while (!atomic_load(&g->stop)) {
+		if (filling) {
+			unsigned floor = atomic_load(&g->floor);
+			struct gobj *o = pcache_get(g->pc, PCACHE_NOWAIT);
+			if (o == NULL)
+				continue;
+			ostate_took(&g->os, o);
+			if (atomic_load(&o->gen) < floor)
+				atomic_fetch_add(&g->stale, 1);
+			atomic_fetch_add(&g->gets, 1);
+			held[n++] = o;
+			filling = n < 256;
+		} else {
+			struct gobj *o = held[--n];
+			pthread_rwlock_rdlock(&g->update);
+			atomic_store(&o->gen, atomic_load(&g->gen));	/* update it */
+			ostate_giving(&g->os, o);
+			pcache_put(g->pc, o);
+			pthread_rwlock_unlock(&g->update);
+			filling = n == 0;
+		}
+	}
+	while (n > 0) {
+		ostate_giving(&g->os, held[--n]);
+		pcache_put(g->pc, held[n]);
+	}
+	return NULL;
+}
+
+START_TEST(stress_invalidate_generations)
+{
+	struct gen_world g = { .os.who = "generations" };
+	struct pcache_config cfg = { .size = sizeof(struct gobj), .ctor = gen_ctor,
+	    .dtor = gen_dtor, .arg = &g };
+	pthread_t t[4];
+	struct timespec end;
+
+	pthread_rwlock_init(&g.update, NULL);
+	g.pc = pcache_create("generations", &cfg);
+	ck_assert_ptr_nonnull(g.pc);
+	for (int i = 0; i < 4; i++)
+		pthread_create(&t[i], NULL, gen_worker, &g);
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	end.tv_sec += (time_t)stress_seconds();
+	for (;;) {
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec > end.tv_sec || (now.tv_sec == end.tv_sec &&
+		    now.tv_nsec >= end.tv_nsec))
+			break;
+		pthread_rwlock_wrlock(&g.update);
+		unsigned next = atomic_fetch_add(&g.gen, 1) + 1;
+		if (atomic_load(&g.bumps) % 2 == 0)
+			pcache_invalidate(g.pc);
+		else {
+			/* The seed's sequence: this CPU first, then everything. */
+			pcache_invalidate_local(g.pc);
+			pcache_invalidate(g.pc);
+		}
+		pthread_rwlock_unlock(&g.update);
+		atomic_store(&g.floor, next);
+		atomic_fetch_add(&g.bumps, 1);
+		usleep(300);
+	}
+	atomic_store(&g.stop, 1);
+	for (int i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	printf("generations: %llu bumps, %llu gets, %llu stale\n",
+	    (unsigned long long)atomic_load(&g.bumps),
+	    (unsigned long long)atomic_load(&g.gets),
+	    (unsigned long long)atomic_load(&g.stale));
+	ck_assert_uint_gt(atomic_load(&g.bumps), 10);
+	ck_assert_uint_gt(atomic_load(&g.gets), 1000);
+	ck_assert_uint_eq(atomic_load(&g.stale), 0);
+	ck_assert_int_eq(atomic_load(&g.os.errors), 0);
+	pcache_invalidate(g.pc);
+	ck_assert_int_eq(pcache_destroy(g.pc), 0);
+	ck_assert_uint_eq(atomic_load(&g.os.ctor), atomic_load(&g.os.dtor));
+	pthread_rwlock_destroy(&g.update);
+}
+END_TEST
+
 static Suite *
 stress_suite(void)
 {
@@ -253,6 +386,7 @@ stress_suite(void)
 	tcase_add_test(tc, stress_nocpu);
 	tcase_add_test(tc, stress_hardlimit_waitok);
 	tcase_add_test(tc, stress_hardlimit_nowait);
+	tcase_add_test(tc, stress_invalidate_generations);
 	suite_add_tcase(s, tc);
 	return s;
 }
