@@ -284,6 +284,20 @@ gen_dtor(void *arg, void *obj)
 	ostate_dtor(&((struct gen_world *)arg)->os, obj);
 }
 
+/*
+ * gen_put: bring a held object up to date (as growkernel updates the live
+ * pmaps) and put it back, excluded from a bump-and-invalidate.
+ */
+static void
+gen_put(struct gen_world *g, struct gobj *o)
+{
+	pthread_rwlock_rdlock(&g->update);
+	atomic_store(&o->gen, atomic_load(&g->gen));
+	ostate_giving(&g->os, o);
+	pcache_put(g->pc, o);
+	pthread_rwlock_unlock(&g->update);
+}
+
 static void *
 gen_worker(void *p)
 {
@@ -306,19 +320,13 @@ gen_worker(void *p)
 			held[n++] = o;
 			filling = n < 256;
 		} else {
-			struct gobj *o = held[--n];
-			pthread_rwlock_rdlock(&g->update);
-			atomic_store(&o->gen, atomic_load(&g->gen));	/* update it */
-			ostate_giving(&g->os, o);
-			pcache_put(g->pc, o);
-			pthread_rwlock_unlock(&g->update);
+			gen_put(g, held[--n]);
 			filling = n == 0;
 		}
 	}
-	while (n > 0) {
-		ostate_giving(&g->os, held[--n]);
-		pcache_put(g->pc, held[n]);
-	}
+	/* Updated too: other workers may still be getting. */
+	while (n > 0)
+		gen_put(g, held[--n]);
 	return NULL;
 }
 
