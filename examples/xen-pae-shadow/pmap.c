@@ -170,6 +170,22 @@ static pcache_t *make_cache(struct guest *g, const char *name,
 }
 
 /*
+ * kernel_l1_new: a fresh frame pinned as a kernel L1 page in *l1.  0,
+ * ENOMEM (no frame) or EPERM (the hypervisor refused the pin; the frame
+ * is released).
+ */
+static int kernel_l1_new(struct guest *g, void **l1)
+{
+	if ((*l1 = hv_frame_alloc(g->hv)) == NULL)
+		return ENOMEM;
+	if (hv_pin(g->hv, *l1, HV_TYPE_L1) != 0) {
+		hv_frame_release(g->hv, *l1);
+		return EPERM;
+	}
+	return 0;
+}
+
+/*
  * boot_kernel_tables: the kernel L2 with nkernel pinned L1 pages, pinned
  * and registered with the hypervisor.  0 or errno.  Single-threaded.
  */
@@ -179,13 +195,10 @@ static int boot_kernel_tables(struct guest *g, unsigned nkernel)
 	if (g->kl2 == NULL)
 		return ENOMEM;
 	while (g->nkernel < nkernel && g->nkernel < PDIR_NKERN_MAX) {
-		void *l1 = hv_frame_alloc(g->hv);
-		if (l1 == NULL)
-			return ENOMEM;
-		if (hv_pin(g->hv, l1, HV_TYPE_L1) != 0) {
-			hv_frame_release(g->hv, l1);
-			return EPERM;
-		}
+		void *l1;
+		int err = kernel_l1_new(g, &l1);
+		if (err != 0)
+			return err;
 		g->kl2[PDIR_SLOT_KERN + g->nkernel] = self_pte(g, l1);
 		g->kl1[g->nkernel++] = l1;
 	}
@@ -419,13 +432,10 @@ static int grow_one(struct guest *g, struct growkernel_report *rep)
 {
 	if (g->nkernel == PDIR_NKERN_MAX)
 		return ENOSPC;
-	void *l1 = hv_frame_alloc(g->hv);
-	if (l1 == NULL)
-		return ENOMEM;
-	if (hv_pin(g->hv, l1, HV_TYPE_L1) != 0) {
-		hv_frame_release(g->hv, l1);
-		return EPERM;
-	}
+	void *l1;
+	int err = kernel_l1_new(g, &l1);
+	if (err != 0)
+		return err;
 	unsigned slot = PDIR_SLOT_KERN + g->nkernel;
 	hv_pte_t e = self_pte(g, l1);
 	g->kl1[g->nkernel++] = l1;
