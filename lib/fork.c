@@ -19,9 +19,10 @@ static pcache_t		*registry;
 static pthread_once_t	 atfork_once = PTHREAD_ONCE_INIT;
 
 /*
- * fork_prepare: take the registry lock, then every cache's drain lock
- * (first, for all caches, so that a destructor running under one cache's
- * drain lock may still get and put on another cache), then each cache's
+ * fork_prepare: take the registry lock, then every cache's hard-limit
+ * fill lock and then every cache's drain lock (each for all caches first,
+ * so that a constructor or destructor running under one cache's lock may
+ * still get and put on another cache), then each cache's
  * slots, depot, slab, hard-limit and checked-mode log locks, then the page
  * map's lock.  A destructor that invalidates, destroys or creates a cache
  * while another thread forks can deadlock against this order; destructors
@@ -31,6 +32,8 @@ static void
 fork_prepare(void)
 {
 	pthread_mutex_lock(&registry_lock);
+	for (pcache_t *pc = registry; pc != NULL; pc = pc->reg_next)
+		pthread_mutex_lock(&pc->hl_fill_lock);
 	for (pcache_t *pc = registry; pc != NULL; pc = pc->reg_next)
 		pthread_mutex_lock(&pc->drain_lock);
 	for (pcache_t *pc = registry; pc != NULL; pc = pc->reg_next) {
@@ -53,6 +56,7 @@ fork_release(void)
 		pthread_mutex_unlock(&pc->slab_lock);
 		pc_unlock_all(pc);
 		pthread_mutex_unlock(&pc->drain_lock);
+		pthread_mutex_unlock(&pc->hl_fill_lock);
 	}
 	pthread_mutex_unlock(&registry_lock);
 }

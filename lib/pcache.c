@@ -49,6 +49,8 @@ pcache_create(const char *name, const struct pcache_config *cfg)
 		goto fail_hl;
 	if (pthread_cond_init(&pc->hl_cv, NULL) != 0)
 		goto fail_cv;
+	if (pthread_mutex_init(&pc->hl_fill_lock, NULL) != 0)
+		goto fail_fill;
 	if (pc_depot_init(pc) != 0)
 		goto fail_depot;
 	if (pthread_mutex_init(&pc->drain_lock, NULL) != 0)
@@ -73,6 +75,8 @@ fail_dbg:
 fail_drain:
 	pc_depot_fini(pc);
 fail_depot:
+	pthread_mutex_destroy(&pc->hl_fill_lock);
+fail_fill:
 	pthread_cond_destroy(&pc->hl_cv);
 fail_cv:
 	pthread_mutex_destroy(&pc->hl_lock);
@@ -185,6 +189,23 @@ flush_chain(pcache_t *pc, pc_mag_t *chain)
 }
 
 /*
+ * inval_gen_bump: record that an invalidation has detached what was
+ * cached, so that objects a failed bulk get took before it are destructed
+ * rather than given back (bulk_giveback()).  drain_lock held, after the
+ * detach.
+ */
+static void
+inval_gen_bump(pcache_t *pc)
+{
+	/*
+	 * Relaxed: bulk_giveback() reads it under drain_lock, which orders
+	 * the two; the unlocked read at the start of a bulk get only needs to
+	 * precede that get's takes (see pcache_get_bulk()).
+	 */
+	atomic_fetch_add_explicit(&pc->inval_gen, 1, memory_order_relaxed);
+}
+
+/*
  * pcache_invalidate: see pcache.h.  All slots and the depot are held at
  * once while the objects are detached, so no object can slip from a part
  * not yet drained into one already drained: the set detached is exactly
@@ -199,6 +220,7 @@ pcache_invalidate(pcache_t *pc)
 
 	pc_lock_all(pc);
 	pc_mag_t *chain = detach_all_locked(pc, &nbuf);
+	inval_gen_bump(pc);
 	pc_unlock_all(pc);
 	flush_chain(pc, chain);
 	pc_obj_destroy_many(pc, pc->drainbuf, nbuf);
@@ -217,13 +239,15 @@ pcache_invalidate_local(pcache_t *pc)
 	unsigned cpu = pc_cpu_current(pc);
 	pc_slot_t *s = &pc->slots[cpu];
 
+	/* drain_lock: for drainbuf (rseq), and for inval_gen_bump(). */
+	pthread_mutex_lock(&pc->drain_lock);
 #ifdef PC_RSEQ_ARCH
 	if (pc->rseq) {
-		/* drainbuf holds rcap objects per CPU; drain_lock guards it. */
-		pthread_mutex_lock(&pc->drain_lock);
+		/* drainbuf holds rcap objects per CPU. */
 		pc_slot_lock(s);
 		pc_rseq_own(pc, cpu);
 		size_t n = pc_rseq_take_owned(pc, cpu, pc->drainbuf);
+		inval_gen_bump(pc);
 		pc_rseq_release(pc, cpu);
 		pc_slot_unlock(s);
 		pc_obj_destroy_many(pc, pc->drainbuf, n);
@@ -233,7 +257,9 @@ pcache_invalidate_local(pcache_t *pc)
 #endif
 	pc_slot_lock(s);
 	pc_mag_t *chain = pc_slot_detach_locked(s, NULL);
+	inval_gen_bump(pc);
 	pc_slot_unlock(s);
+	pthread_mutex_unlock(&pc->drain_lock);
 	flush_chain(pc, chain);
 }
 
@@ -269,6 +295,7 @@ pcache_destroy(pcache_t *pc)
 	pc_dbg_fini(pc);
 	pc_depot_fini(pc);
 	pc_slab_fini(pc);
+	pthread_mutex_destroy(&pc->hl_fill_lock);
 	pthread_cond_destroy(&pc->hl_cv);
 	pthread_mutex_destroy(&pc->hl_lock);
 	pthread_mutex_destroy(&pc->slab_lock);
@@ -276,6 +303,14 @@ pcache_destroy(pcache_t *pc)
 	free(pc);
 	return 0;
 }
+
+/*
+ * Set while a sleeper at the hard limit gives back what its own look took:
+ * those objects were cached when every other sleeper last looked (looks
+ * are serialised by hl_fill_lock), so their return is no news to anyone
+ * and must not wake them, or bulk sleepers would wake each other for ever.
+ */
+static _Thread_local bool hl_quiet;
 
 /*
  * pc_hardlimit_wake: tell sleepers at the hard limit that an object came
@@ -286,6 +321,8 @@ pcache_destroy(pcache_t *pc)
 void
 pc_hardlimit_wake(pcache_t *pc)
 {
+	if (hl_quiet)
+		return;
 	pthread_mutex_lock(&pc->hl_lock);
 	pc->hl_seq++;
 	pthread_cond_broadcast(&pc->hl_cv);
@@ -314,11 +351,7 @@ get_anywhere(pcache_t *pc, int flags, int *errp)
 	return obj;
 }
 
-/*
- * put_each: pcache_put() for each of objs[0..n-1].  Each call that finds
- * hard-limit sleepers bumps hl_seq exactly once, which pcache_get_bulk()
- * counts on.
- */
+/* put_each: pcache_put() for each of objs[0..n-1]. */
 static void
 put_each(pcache_t *pc, void *const *objs, size_t n)
 {
@@ -336,6 +369,16 @@ hl_seq_now(pcache_t *pc)
 	return seq;
 }
 
+/* hl_sleep: wait until hl_seq is no longer `seq`.  Takes hl_lock. */
+static void
+hl_sleep(pcache_t *pc, uint64_t seq)
+{
+	pthread_mutex_lock(&pc->hl_lock);
+	while (pc->hl_seq == seq)
+		pthread_cond_wait(&pc->hl_cv, &pc->hl_lock);
+	pthread_mutex_unlock(&pc->hl_lock);
+}
+
 /*
  * get_slow_inner: a get the caller's slot could not serve.  At the hard limit
  * the caller registers in hl_waiters and looks again; a putter reads
@@ -343,13 +386,16 @@ hl_seq_now(pcache_t *pc)
  * look finds the object or the putter sees the waiter and bumps hl_seq.
  * A look during which hl_seq did not move saw n objects outstanding: a
  * PCACHE_NOWAIT caller is refused then, a PCACHE_WAITOK one sleeps until
- * hl_seq moves.
+ * hl_seq moves.  A caller that may sleep looks under hl_fill_lock, so that
+ * it never looks while a bulk sleeper holds objects it will give back
+ * quietly (see hl_quiet).
  */
 static void *
 get_slow_inner(pcache_t *pc, int flags)
 {
 	int error = 0;
 	void *obj = get_anywhere(pc, flags, &error);
+	bool serial = (flags & PCACHE_NOWAIT) == 0;
 
 	if (obj != NULL)
 		return obj;
@@ -362,22 +408,22 @@ get_slow_inner(pcache_t *pc, int flags)
 	/* Seq_cst: ordered before the looks below (see the comment above). */
 	atomic_fetch_add(&pc->hl_waiters, 1);
 	for (;;) {
+		if (serial)
+			pthread_mutex_lock(&pc->hl_fill_lock);
 		uint64_t seq = hl_seq_now(pc);
-
-		if ((obj = get_anywhere(pc, flags, &error)) != NULL ||
-		    error != PC_EHARDLIMIT)
+		obj = get_anywhere(pc, flags, &error);
+		if (serial)
+			pthread_mutex_unlock(&pc->hl_fill_lock);
+		if (obj != NULL || error != PC_EHARDLIMIT)
 			break;
-		pthread_mutex_lock(&pc->hl_lock);
-		bool moved = pc->hl_seq != seq;
-		while (!moved && !(flags & PCACHE_NOWAIT)) {
-			pthread_cond_wait(&pc->hl_cv, &pc->hl_lock);
-			moved = pc->hl_seq != seq;
+		if (!serial) {
+			if (hl_seq_now(pc) == seq) {
+				error = EAGAIN;
+				break;
+			}
+			continue;
 		}
-		pthread_mutex_unlock(&pc->hl_lock);
-		if (!moved) {
-			error = EAGAIN;
-			break;
-		}
+		hl_sleep(pc, seq);
 	}
 	/* Relaxed: leaving needs no ordering; a spurious wake-up is harmless. */
 	atomic_fetch_sub_explicit(&pc->hl_waiters, 1, memory_order_relaxed);
@@ -401,19 +447,111 @@ pc_get_slow(pcache_t *pc, int flags)
 }
 
 /*
+ * bulk_fill: objs[i..n-1] with non-sleeping gets.  Returns how many of
+ * objs[] are filled; when fewer than n, *errp says why.
+ */
+static size_t
+bulk_fill(pcache_t *pc, void **objs, size_t i, size_t n, int flags, int *errp)
+{
+	while (i < n && (objs[i] = pcache_get(pc, flags | PCACHE_NOWAIT)) != NULL)
+		i++;
+	if (i < n)
+		*errp = errno;
+	return i;
+}
+
+/*
+ * bulk_giveback: return objs[0..n-1], taken by a bulk get that cannot be
+ * completed.  The caller never had them, so nobody will bring them up to
+ * date: if an invalidation has completed since `gen` was read (before the
+ * first of them was taken), they may be older than it and are destructed;
+ * otherwise they go back to the cache.  drain_lock makes the test and the
+ * return one step with respect to invalidation, which bumps inval_gen under
+ * it after detaching.  Destructors run without it.
+ */
+static void
+bulk_giveback(pcache_t *pc, void **objs, size_t n, uint64_t gen)
+{
+	if (n == 0)
+		return;
+	pthread_mutex_lock(&pc->drain_lock);
+	/* Relaxed: drain_lock orders it against inval_gen_bump(). */
+	if (atomic_load_explicit(&pc->inval_gen, memory_order_relaxed) == gen) {
+		pcache_put_bulk(pc, objs, n);
+		pthread_mutex_unlock(&pc->drain_lock);
+		return;
+	}
+	pthread_mutex_unlock(&pc->drain_lock);
+	for (size_t i = 0; pc->dbg != NULL && i < n; i++)
+		pc_dbg_put(pc, objs[i]);	/* checks, and states it cached */
+	/* Relaxed: a statistic; counted as puts, so gets - puts stays in_use. */
+	atomic_fetch_add_explicit(&pc->slow_puts, n, memory_order_relaxed);
+	pc_obj_destroy_many(pc, objs, n);
+}
+
+/*
+ * inval_gen_now: the invalidation count, read before a bulk get takes
+ * anything.  Acquire: the takes that follow cannot be moved before it, so
+ * an object taken before an invalidation's detach is never paired with a
+ * count read after that invalidation's bump.
+ */
+static uint64_t
+inval_gen_now(pcache_t *pc)
+{
+	return atomic_load_explicit(&pc->inval_gen, memory_order_acquire);
+}
+
+/*
+ * bulk_wait: pcache_get_bulk() for a PCACHE_WAITOK caller that the hard
+ * limit stopped.  Registered in hl_waiters, it looks under hl_fill_lock
+ * (one sleeper's look at a time), gives back quietly what a look that
+ * fell short took, and sleeps until hl_seq moves: until an object comes
+ * back from outside the set of sleepers, or a limit changes.  Returns 0
+ * (objs[] filled) or an errno.
+ */
+static int
+bulk_wait(pcache_t *pc, void **objs, size_t n, int flags)
+{
+	int error = 0;
+
+	/* Seq_cst: as in get_slow_inner(), ordered before every look below. */
+	atomic_fetch_add(&pc->hl_waiters, 1);
+	for (;;) {
+		pthread_mutex_lock(&pc->hl_fill_lock);
+		uint64_t gen = inval_gen_now(pc);
+		uint64_t seq = hl_seq_now(pc);
+		size_t got = bulk_fill(pc, objs, 0, n, flags, &error);
+		if (got < n) {
+			hl_quiet = true;
+			bulk_giveback(pc, objs, got, gen);
+			hl_quiet = false;
+		}
+		pthread_mutex_unlock(&pc->hl_fill_lock);
+		if (got == n) {
+			error = 0;
+			break;
+		}
+		if (error != EAGAIN)
+			break;
+		hl_sleep(pc, seq);
+	}
+	/* Relaxed: as in get_slow_inner(). */
+	atomic_fetch_sub_explicit(&pc->hl_waiters, 1, memory_order_relaxed);
+	return error;
+}
+
+/*
  * pcache_get_bulk: see pcache.h.  All or nothing.  Objects are taken
- * without sleeping; when the hard limit stops the fill, the partial set
- * goes back before a PCACHE_WAITOK caller sleeps, so no caller sleeps on
- * objects it holds itself.  While registered in hl_waiters each of our own
- * puts bumps hl_seq exactly once (see put_each()), so
- * after giving back i objects the caller sleeps until hl_seq has moved
- * more than i: until someone else put an object back or changed a limit.
+ * without sleeping: first from the CPU's cache and the depot, then one by
+ * one.  When that falls short, the partial set goes back (bulk_giveback())
+ * before a PCACHE_WAITOK caller at the hard limit sleeps (bulk_wait()), so
+ * no caller sleeps on objects it holds itself.
  */
 int
 pcache_get_bulk(pcache_t *pc, void **objs, size_t n, int flags)
 {
 	int error = 0;
-	size_t first = 0;	/* objects already taken by the fast pass */
+	size_t got = 0;
 
 	if (n == 0)
 		return 0;
@@ -426,54 +564,21 @@ pcache_get_bulk(pcache_t *pc, void **objs, size_t n, int flags)
 		errno = EAGAIN;
 		return -1;
 	}
+	uint64_t gen = inval_gen_now(pc);
 #ifdef PC_RSEQ_ARCH
 	if (pc->rseq)
-		first = pc_rseq_get_bulk(pc, objs, n);
+		got = pc_rseq_get_bulk(pc, objs, n);
 	else
 #endif
 	if (pc->slots != NULL)
-		first = pc_lock_get_bulk(pc, objs, n);
-	for (size_t i = 0; PC_MEMCHECK && i < first; i++)
+		got = pc_lock_get_bulk(pc, objs, n);
+	for (size_t i = 0; PC_MEMCHECK && i < got; i++)
 		pc_mem_defined(objs[i], pc->usersize);
-	if (first == n)
+	if (got == n || (got = bulk_fill(pc, objs, got, n, flags, &error)) == n)
 		return 0;
-	/*
-	 * Registered as a hard-limit waiter only where a limit is set (or
-	 * turns up): a registered waiter makes every put take hl_lock.
-	 * Seq_cst: as in pc_get_slow(), ordered before every look below.
-	 */
-	bool registered = limit != 0;
-	if (registered)
-		atomic_fetch_add(&pc->hl_waiters, 1);
-	for (;;) {
-		uint64_t seq = hl_seq_now(pc);
-		size_t i = first;
-
-		first = 0;
-		while (i < n && (objs[i] = pcache_get(pc, flags | PCACHE_NOWAIT)) != NULL)
-			i++;
-		if (i == n)
-			break;
-		error = errno;
-		put_each(pc, objs, i);
-		if (error != EAGAIN || (flags & PCACHE_NOWAIT))
-			break;
-		error = 0;
-		if (!registered) {
-			/* Seq_cst: as above; then look again, registered. */
-			atomic_fetch_add(&pc->hl_waiters, 1);
-			registered = true;
-			continue;
-		}
-		pthread_mutex_lock(&pc->hl_lock);
-		while (pc->hl_seq - seq <= i)
-			pthread_cond_wait(&pc->hl_cv, &pc->hl_lock);
-		pthread_mutex_unlock(&pc->hl_lock);
-	}
-	if (registered) {
-		/* Relaxed: as in pc_get_slow(). */
-		atomic_fetch_sub_explicit(&pc->hl_waiters, 1, memory_order_relaxed);
-	}
+	bulk_giveback(pc, objs, got, gen);
+	if (error == EAGAIN && (flags & PCACHE_NOWAIT) == 0)
+		error = bulk_wait(pc, objs, n, flags);
 	if (error != 0) {
 		errno = error;
 		return -1;

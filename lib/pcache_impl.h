@@ -12,9 +12,11 @@
  *   debug.c     abort messages
  *   pcache.c    the public calls that are not the fast path
  *
- * Lock order: slot lock -> depot lock -> slab lock.  The hard-limit lock is
- * taken with no other lock held.  Constructors and destructors run with no
- * lock held.
+ * Lock order: hard-limit fill lock -> drain lock -> slot lock -> depot
+ * lock -> slab lock -> hard-limit lock.  Constructors run with no lock
+ * held except, for a sleeper at the hard limit, the fill lock; destructors
+ * with none except the drain lock (invalidation, and a failed bulk get's
+ * give-back).
  */
 #ifndef PCACHE_IMPL_H
 #define PCACHE_IMPL_H
@@ -262,6 +264,13 @@ struct pcache {
 	pthread_cond_t	 hl_cv;
 	uint64_t	 hl_seq;	/* bumped by every wake-up, under hl_lock */
 	atomic_uint	 hl_waiters;	/* see pc_hardlimit_wake() */
+	pthread_mutex_t	 hl_fill_lock;	/* one sleeper's look at a time */
+
+	/*
+	 * Invalidations completed, bumped under drain_lock after the detach;
+	 * tells a failed bulk get whether what it took may go back.
+	 */
+	atomic_uint_fast64_t inval_gen;
 
 	/* Slow-path counters; relaxed atomics, read only for stats. */
 	atomic_uint_fast64_t ctor_calls, dtor_calls;

@@ -316,20 +316,21 @@ pc_lock_get_bulk(pcache_t *pc, void **objs, size_t n)
 	pc_slot_t *s = &pc->slots[pc_cpu_current(pc)];
 	size_t got = 0;
 
-	if (!slot_trylock(s))
-		return pc_depot_get_many(pc, objs, n);
-	for (int pass = 0; pass < 2 && got < n; pass++) {
-		pc_mag_t *m = s->loaded;
-		while (m->n > 0 && got < n)
-			objs[got++] = m->objs[--m->n];
-		if (got < n && s->prev->n > 0) {
-			s->loaded = s->prev;
-			s->prev = m;
+	if (slot_trylock(s)) {
+		for (int pass = 0; pass < 2 && got < n; pass++) {
+			pc_mag_t *m = s->loaded;
+			while (m->n > 0 && got < n)
+				objs[got++] = m->objs[--m->n];
+			if (got < n && s->prev->n > 0) {
+				s->loaded = s->prev;
+				s->prev = m;
+			}
 		}
+		s->gets += got;
+		s->hits += got;
+		pc_slot_unlock(s);
 	}
-	s->gets += got;
-	s->hits += got;
-	pc_slot_unlock(s);
+	/* A busy slot sends the whole request here; counted either way. */
 	size_t more = pc_depot_get_many(pc, objs + got, n - got);
 	/* Relaxed: a statistic. */
 	atomic_fetch_add_explicit(&pc->slow_gets, more, memory_order_relaxed);

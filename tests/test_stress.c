@@ -89,6 +89,13 @@ worker_main(void *p)
 				held[nheld++] = o;
 			} else if (errno != EAGAIN)
 				ostate_report(&w->os, "get failed", NULL);
+		} else if ((r & 15) == 3 && nheld >= 8) {
+			void *objs[8];
+			for (int i = 0; i < 8; i++) {
+				objs[i] = held[--nheld];
+				giving(w, objs[i], wk->id);
+			}
+			pcache_put_bulk(w->pc, objs, 8);
 		} else if (nheld > 0) {
 			unsigned i = (r >> 4) % nheld;
 			struct sobj *o = held[i];
@@ -202,6 +209,9 @@ run_world(const char *name, unsigned cflags, size_t hardlimit, int getflags,
 	    (unsigned long long)st.cpu_hits, (unsigned long long)st.gets);
 	ck_assert_int_eq(atomic_load(&w.os.errors), 0);
 	ck_assert_uint_eq(st.in_use, 0);
+	/* Exact on the locked layer; the rseq layer's may count a restart twice. */
+	if (!w.pc->rseq)
+		ck_assert_uint_eq(st.gets - st.puts, st.in_use);
 	ck_assert_uint_eq(st.ctor_calls, atomic_load(&w.os.ctor));
 	ck_assert_uint_eq(st.ctor_calls - st.dtor_calls,
 	    st.cached_cpu + st.cached_depot);
@@ -260,7 +270,10 @@ struct gen_world {
 	atomic_uint floor;		/* no get may return older, once published */
 	pthread_rwlock_t update;	/* puts (read) vs bump + invalidate (write) */
 	atomic_int stop;
-	atomic_uint_fast64_t stale, gets, bumps;
+	atomic_uint_fast64_t stale, gets, bumps, failed;
+	size_t bulk;			/* objects per get: 1 is pcache_get() */
+	unsigned fail_every;		/* every Nth ctor call fails (0: never) */
+	atomic_uint ctor_seq;
 };
 
 struct gobj {
@@ -269,11 +282,21 @@ struct gobj {
 	char pad[504];	/* big enough that workers overflow a CPU's share */
 };
 
+/*
+ * gen_ctor: stamp the generation.  A failing call is slow, as a
+ * constructor that waits for memory before giving up is, so that a bulk
+ * get holds the objects it took for a while before it gives them back.
+ */
 static int
 gen_ctor(void *arg, void *obj, int flags)
 {
 	struct gen_world *g = arg;
 
+	if (g->fail_every != 0 &&
+	    atomic_fetch_add(&g->ctor_seq, 1) % g->fail_every == 0) {
+		usleep(20);
+		return ENOMEM;
+	}
 	atomic_store(&((struct gobj *)obj)->gen, atomic_load(&g->gen));
 	return ostate_ctor(&g->os, obj, flags);
 }
@@ -298,27 +321,54 @@ gen_put(struct gen_world *g, struct gobj *o)
 	pthread_rwlock_unlock(&g->update);
 }
 
+/*
+ * gen_get: up to g->bulk objects into held[] (all or none), each checked
+ * against the floor published before the call.  Returns how many.
+ */
+static size_t
+gen_get(struct gen_world *g, struct gobj **held)
+{
+	unsigned floor = atomic_load(&g->floor);
+	size_t k = g->bulk;
+
+	if (k == 1) {
+		if ((held[0] = pcache_get(g->pc, PCACHE_NOWAIT)) == NULL)
+			k = 0;
+	} else if (pcache_get_bulk(g->pc, (void **)held, k, PCACHE_NOWAIT) != 0)
+		k = 0;
+	if (k == 0) {
+		if (errno != EAGAIN && errno != ENOMEM)
+			ostate_report(&g->os, "get failed", NULL);
+		atomic_fetch_add(&g->failed, 1);
+	}
+	for (size_t i = 0; i < k; i++) {
+		ostate_took(&g->os, held[i]);
+		if (atomic_load(&held[i]->gen) < floor)
+			atomic_fetch_add(&g->stale, 1);
+	}
+	atomic_fetch_add(&g->gets, k);
+	return k;
+}
+
+#define GEN_BURST 256
+
 static void *
 gen_worker(void *p)
 {
 	struct gen_world *g = p;
-	struct gobj *held[256];
-	unsigned n = 0;
+	struct gobj *held[GEN_BURST];
+	size_t n = 0;
 	bool filling = true;
 
-	/* Bursts of 256 gets then 256 puts: traffic through the depot. */
+	/*
+	 * Bursts of gets then puts: traffic through the depot.  A failed get
+	 * (a hard limit, a failing constructor) ends the burst early.
+	 */
 	while (!atomic_load(&g->stop)) {
 		if (filling) {
-			unsigned floor = atomic_load(&g->floor);
-			struct gobj *o = pcache_get(g->pc, PCACHE_NOWAIT);
-			if (o == NULL)
-				continue;
-			ostate_took(&g->os, o);
-			if (atomic_load(&o->gen) < floor)
-				atomic_fetch_add(&g->stale, 1);
-			atomic_fetch_add(&g->gets, 1);
-			held[n++] = o;
-			filling = n < 256;
+			size_t k = gen_get(g, held + n);
+			n += k;
+			filling = k > 0 ? n + g->bulk <= GEN_BURST : n == 0;
 		} else {
 			gen_put(g, held[--n]);
 			filling = n == 0;
@@ -330,17 +380,32 @@ gen_worker(void *p)
 	return NULL;
 }
 
-START_TEST(stress_invalidate_generations)
+/*
+ * run_generations: four workers against an invalidator for the configured
+ * time; no get may return an object older than the floor it saw.
+ */
+static void
+run_generations(const char *name, size_t bulk, unsigned fail_every,
+    size_t hardlimit)
 {
-	struct gen_world g = { .os.who = "generations" };
+	struct gen_world g = { .os.who = name, .bulk = bulk,
+	    .fail_every = fail_every };
 	struct pcache_config cfg = { .size = sizeof(struct gobj), .ctor = gen_ctor,
 	    .dtor = gen_dtor, .arg = &g };
 	pthread_t t[4];
 	struct timespec end;
 
-	pthread_rwlock_init(&g.update, NULL);
-	g.pc = pcache_create("generations", &cfg);
+	pthread_rwlockattr_t ra;
+	pthread_rwlockattr_init(&ra);
+	/* Puts come in streams: without this the invalidator could starve. */
+	pthread_rwlockattr_setkind_np(&ra,
+	    PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&g.update, &ra);
+	pthread_rwlockattr_destroy(&ra);
+	g.pc = pcache_create(name, &cfg);
 	ck_assert_ptr_nonnull(g.pc);
+	if (hardlimit != 0)
+		ck_assert_int_eq(pcache_set_hardlimit(g.pc, hardlimit), 0);
 	for (int i = 0; i < 4; i++)
 		pthread_create(&t[i], NULL, gen_worker, &g);
 	clock_gettime(CLOCK_MONOTONIC, &end);
@@ -368,18 +433,46 @@ START_TEST(stress_invalidate_generations)
 	atomic_store(&g.stop, 1);
 	for (int i = 0; i < 4; i++)
 		pthread_join(t[i], NULL);
-	printf("generations: %llu bumps, %llu gets, %llu stale\n",
+	printf("%s: %llu bumps, %llu gets, %llu failed gets, %llu stale\n", name,
 	    (unsigned long long)atomic_load(&g.bumps),
 	    (unsigned long long)atomic_load(&g.gets),
+	    (unsigned long long)atomic_load(&g.failed),
 	    (unsigned long long)atomic_load(&g.stale));
 	ck_assert_uint_gt(atomic_load(&g.bumps), 10);
 	ck_assert_uint_gt(atomic_load(&g.gets), 1000);
-	ck_assert_uint_eq(atomic_load(&g.stale), 0);
+	if (fail_every != 0 || hardlimit != 0)
+		ck_assert_uint_gt(atomic_load(&g.failed), 10);
+	uint64_t stale = atomic_load(&g.stale);
+	ck_assert_uint_eq(stale, 0);
 	ck_assert_int_eq(atomic_load(&g.os.errors), 0);
+	struct pcache_stats st;
+	ck_assert_int_eq(pcache_get_stats(g.pc, &st), 0);
+	ck_assert_uint_eq(st.in_use, 0);
+	if (!g.pc->rseq)
+		ck_assert_uint_eq(st.gets - st.puts, st.in_use);
 	pcache_invalidate(g.pc);
 	ck_assert_int_eq(pcache_destroy(g.pc), 0);
 	ck_assert_uint_eq(atomic_load(&g.os.ctor), atomic_load(&g.os.dtor));
 	pthread_rwlock_destroy(&g.update);
+}
+
+START_TEST(stress_invalidate_generations)
+{
+	run_generations("generations", 1, 0, 0);
+}
+END_TEST
+
+/* Bulk gets that fail in a constructor after taking cached objects. */
+START_TEST(stress_generations_bulk_ctor_fails)
+{
+	run_generations("generations-bulk-ctor", 16, 97, 0);
+}
+END_TEST
+
+/* Bulk gets that fail at a hard limit after taking cached objects. */
+START_TEST(stress_generations_bulk_hardlimit)
+{
+	run_generations("generations-bulk-hardlimit", 16, 0, 600);
 }
 END_TEST
 
@@ -395,6 +488,8 @@ stress_suite(void)
 	tcase_add_test(tc, stress_hardlimit_waitok);
 	tcase_add_test(tc, stress_hardlimit_nowait);
 	tcase_add_test(tc, stress_invalidate_generations);
+	tcase_add_test(tc, stress_generations_bulk_ctor_fails);
+	tcase_add_test(tc, stress_generations_bulk_hardlimit);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,0 +1,325 @@
+/*
+ * test_bulk.c -- what a failing pcache_get_bulk() must never do: give back
+ * objects that an invalidation meanwhile made stale, or keep its fellow
+ * waiters at a hard limit busy waking each other.
+ *
+ * Copyright (c) 2026 The libpcache developers.  BSD-2-Clause; see LICENSE.
+ *
+ * Run on both per-CPU layers and in checked mode (meson.build sets
+ * PCACHE_RSEQ=0 and PCACHE_DEBUG=1 for the other runs).
+ */
+#include <pthread.h>
+#include <time.h>
+
+#include "testutil.h"
+
+/*
+ * A constructor that can be held at a gate: the test lets a bulk get take
+ * a cached object, stops it in the constructor of the next one, runs an
+ * invalidation, then lets the constructor fail.
+ */
+struct gate {
+	struct tcounts tc;
+	pthread_mutex_t lock;
+	pthread_cond_t cv;
+	bool armed;		/* the next ctor call waits at the gate */
+	bool inside;		/* a ctor call is waiting */
+	bool open;
+	int result;		/* what the waiting call returns */
+};
+
+static int
+gate_ctor(void *arg, void *obj, int flags)
+{
+	struct gate *g = arg;
+
+	pthread_mutex_lock(&g->lock);
+	if (g->armed) {
+		g->armed = false;
+		g->inside = true;
+		pthread_cond_broadcast(&g->cv);
+		while (!g->open)
+			pthread_cond_wait(&g->cv, &g->lock);
+		int result = g->result;
+		pthread_mutex_unlock(&g->lock);
+		if (result != 0)
+			return result;
+		return tobj_ctor(&g->tc, obj, flags);
+	}
+	pthread_mutex_unlock(&g->lock);
+	return tobj_ctor(&g->tc, obj, flags);
+}
+
+static void
+gate_dtor(void *arg, void *obj)
+{
+	tobj_dtor(&((struct gate *)arg)->tc, obj);
+}
+
+struct bulk_call {
+	pcache_t *pc;
+	unsigned cpu;
+	size_t n;
+	int flags;
+	void *objs[8];
+	int ret, err;
+	atomic_int done;
+};
+
+static void *
+bulk_thread(void *p)
+{
+	struct bulk_call *c = p;
+
+	if (pc_topo_bind_thread(c->cpu) != 0)
+		c->err = -1;
+	c->ret = pcache_get_bulk(c->pc, c->objs, c->n, c->flags);
+	if (c->ret != 0)
+		c->err = errno;
+	atomic_store(&c->done, 1);
+	return NULL;
+}
+
+/*
+ * The review's scenario: a generation-1 object sits in CPU 0's cache; a
+ * bulk get of two on CPU 0 takes it and stops in the constructor of the
+ * second; the generation moves to 2 and pcache_invalidate() returns; the
+ * constructor then fails.  The bulk get returns -1, and no later get may
+ * hand out the generation-1 object: it was taken before the invalidation
+ * and never reached a caller who could update it.
+ */
+START_TEST(bulk_failed_get_after_invalidate)
+{
+	struct gate g = { .lock = PTHREAD_MUTEX_INITIALIZER,
+	    .cv = PTHREAD_COND_INITIALIZER };
+	struct pcache_config cfg = tobj_config(64, &g.tc);
+	unsigned cpus[64];
+
+	cfg.ctor = gate_ctor;
+	cfg.dtor = gate_dtor;
+	cfg.arg = &g;
+	allowed_cpus(cpus, 64);
+	bind_to(cpus[0]);
+	pcache_t *pc = pcache_create("bulk-stale", &cfg);
+	ck_assert_ptr_nonnull(pc);
+	atomic_store(&g.tc.gen, 1);
+	struct tobj *old = pcache_get(pc, PCACHE_WAITOK);
+	ck_assert_ptr_nonnull(old);
+	ck_assert_uint_eq(old->gen, 1);
+	pcache_put(pc, old);
+
+	g.armed = true;
+	struct bulk_call c = { .pc = pc, .cpu = cpus[0], .n = 2,
+	    .flags = PCACHE_WAITOK };
+	pthread_t t;
+	pthread_create(&t, NULL, bulk_thread, &c);
+	pthread_mutex_lock(&g.lock);
+	while (!g.inside)
+		pthread_cond_wait(&g.cv, &g.lock);
+	pthread_mutex_unlock(&g.lock);
+
+	/* The bulk get holds the old object privately now. */
+	atomic_store(&g.tc.gen, 2);
+	pcache_invalidate(pc);
+
+	pthread_mutex_lock(&g.lock);
+	g.result = ENOMEM;
+	g.open = true;
+	pthread_cond_broadcast(&g.cv);
+	pthread_mutex_unlock(&g.lock);
+	pthread_join(t, NULL);
+	ck_assert_int_eq(c.ret, -1);
+	ck_assert_int_eq(c.err, ENOMEM);
+
+	/* Every object handed out from now on is of generation 2. */
+	void *got[4];
+	for (int i = 0; i < 4; i++) {
+		got[i] = pcache_get(pc, PCACHE_WAITOK);
+		ck_assert_ptr_nonnull(got[i]);
+		ck_assert_msg(((struct tobj *)got[i])->gen == 2,
+		    "object %p of generation %u handed out after invalidation",
+		    got[i], ((struct tobj *)got[i])->gen);
+	}
+	for (int i = 0; i < 4; i++)
+		pcache_put(pc, got[i]);
+	check_balance(pc, &g.tc);
+	pcache_invalidate(pc);
+	ck_assert_uint_eq(atomic_load(&g.tc.ctor), atomic_load(&g.tc.dtor));
+	ck_assert_int_eq(pcache_destroy(pc), 0);
+}
+END_TEST
+
+/*
+ * The same with no invalidation in between: the failed bulk get gives the
+ * object back, and it is handed out again rather than destructed.
+ */
+START_TEST(bulk_failed_get_keeps_current)
+{
+	struct gate g = { .lock = PTHREAD_MUTEX_INITIALIZER,
+	    .cv = PTHREAD_COND_INITIALIZER, .result = ENOMEM, .open = true };
+	struct pcache_config cfg = tobj_config(64, &g.tc);
+	unsigned cpus[64];
+
+	cfg.ctor = gate_ctor;
+	cfg.dtor = gate_dtor;
+	cfg.arg = &g;
+	allowed_cpus(cpus, 64);
+	bind_to(cpus[0]);
+	pcache_t *pc = pcache_create("bulk-current", &cfg);
+	ck_assert_ptr_nonnull(pc);
+	void *first = pcache_get(pc, PCACHE_WAITOK);
+	ck_assert_ptr_nonnull(first);
+	pcache_put(pc, first);
+	g.armed = true;
+	void *objs[2];
+	ck_assert_int_eq(pcache_get_bulk(pc, objs, 2, PCACHE_WAITOK), -1);
+	ck_assert_int_eq(errno, ENOMEM);
+	ck_assert_uint_eq(atomic_load(&g.tc.dtor), 0);
+	void *again = pcache_get(pc, PCACHE_WAITOK);
+	ck_assert_ptr_eq(again, first);
+	pcache_put(pc, again);
+	check_balance(pc, &g.tc);
+	pcache_invalidate(pc);
+	ck_assert_int_eq(pcache_destroy(pc), 0);
+	ck_assert_uint_eq(atomic_load(&g.tc.ctor), atomic_load(&g.tc.dtor));
+}
+END_TEST
+
+/* thread_cpu_seconds: CPU time thread t has used so far. */
+static double
+thread_cpu_seconds(pthread_t t)
+{
+	clockid_t cid;
+	struct timespec ts;
+
+	ck_assert_int_eq(pthread_getcpuclockid(t, &cid), 0);
+	ck_assert_int_eq(clock_gettime(cid, &ts), 0);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+#define NWAITERS	4
+#define HL_LIMIT	200
+#define HL_HELD		49	/* each waiter's own; the main thread holds the rest */
+#define HL_SPARE	3	/* of the main thread's, cached while they wait */
+
+struct waiter {
+	pcache_t *pc;
+	size_t want;		/* the bulk size this waiter asks for */
+	void *held[HL_HELD];
+	void *got[HL_SPARE + NWAITERS];
+	int ret;
+	atomic_int ready, go, done;
+};
+
+static void *
+waiter_main(void *p)
+{
+	struct waiter *w = p;
+
+	for (int i = 0; i < HL_HELD; i++)
+		w->held[i] = pcache_get(w->pc, PCACHE_WAITOK);
+	atomic_store(&w->ready, 1);
+	while (!atomic_load(&w->go))	/* until every waiter holds its share */
+		usleep(1000);
+	w->ret = pcache_get_bulk(w->pc, w->got, w->want, PCACHE_WAITOK);
+	atomic_store(&w->done, 1);
+	return NULL;
+}
+
+/*
+ * Bulk waiters at a hard limit that nobody can satisfy must sleep: over a
+ * second each uses almost no CPU, although each keeps finding a few
+ * objects cached (fewer than it asks for) and giving them back.  One put
+ * then lets through the one waiter that a single object more satisfies,
+ * and no other; the rest sleep on.
+ */
+START_TEST(bulk_waiters_sleep)
+{
+	struct tcounts tc = { 0 };
+	struct pcache_config cfg = tobj_config(64, &tc);
+	pcache_t *pc = pcache_create("bulk-waiters", &cfg);
+	struct waiter w[NWAITERS];
+	pthread_t t[NWAITERS];
+	void *mine[HL_LIMIT - NWAITERS * HL_HELD];
+	size_t nmine = HL_LIMIT - NWAITERS * HL_HELD;
+
+	ck_assert_ptr_nonnull(pc);
+	ck_assert_int_eq(pcache_set_hardlimit(pc, HL_LIMIT), 0);
+	for (size_t i = 0; i < nmine; i++)
+		ck_assert_ptr_nonnull(mine[i] = pcache_get(pc, PCACHE_WAITOK));
+	for (int i = 0; i < NWAITERS; i++) {
+		w[i] = (struct waiter){ .pc = pc, .want = HL_SPARE + 1 + (size_t)i };
+		pthread_create(&t[i], NULL, waiter_main, &w[i]);
+	}
+	for (int i = 0; i < NWAITERS; i++) {
+		while (!atomic_load(&w[i].ready))
+			usleep(1000);
+	}
+	for (int i = 0; i < HL_SPARE; i++)
+		pcache_put(pc, mine[--nmine]);
+	for (int i = 0; i < NWAITERS; i++)
+		atomic_store(&w[i].go, 1);
+	usleep(200 * 1000);	/* into their sleep */
+	double before[NWAITERS], after[NWAITERS];
+	for (int i = 0; i < NWAITERS; i++)
+		before[i] = thread_cpu_seconds(t[i]);
+	usleep(1000 * 1000);
+	for (int i = 0; i < NWAITERS; i++) {
+		after[i] = thread_cpu_seconds(t[i]);
+		ck_assert_int_eq(atomic_load(&w[i].done), 0);
+		ck_assert_msg(after[i] - before[i] < 0.05,
+		    "waiter %d used %.3f s of CPU in 1 s asleep", i,
+		    after[i] - before[i]);
+	}
+
+	/* One object more: the waiter that wants one more than were cached. */
+	pcache_put(pc, mine[--nmine]);
+	for (int k = 0; k < 5000 && !atomic_load(&w[0].done); k++)
+		usleep(1000);
+	ck_assert_int_eq(atomic_load(&w[0].done), 1);
+	ck_assert_int_eq(w[0].ret, 0);
+	usleep(300 * 1000);
+	for (int i = 1; i < NWAITERS; i++) {
+		ck_assert_int_eq(atomic_load(&w[i].done), 0);
+		double now = thread_cpu_seconds(t[i]);
+		ck_assert_msg(now - after[i] < 0.05,
+		    "waiter %d used %.3f s of CPU after one put", i, now - after[i]);
+	}
+
+	/* Lifting the limit lets everyone through. */
+	ck_assert_int_eq(pcache_set_hardlimit(pc, 0), 0);
+	for (int i = 0; i < NWAITERS; i++) {
+		pthread_join(t[i], NULL);
+		ck_assert_int_eq(w[i].ret, 0);
+		for (int j = 0; j < HL_HELD; j++)
+			pcache_put(pc, w[i].held[j]);
+		pcache_put_bulk(pc, w[i].got, w[i].want);
+	}
+	while (nmine > 0)
+		pcache_put(pc, mine[--nmine]);
+	check_balance(pc, &tc);
+	pcache_invalidate(pc);
+	ck_assert_int_eq(pcache_destroy(pc), 0);
+	ck_assert_uint_eq(atomic_load(&tc.ctor), atomic_load(&tc.dtor));
+}
+END_TEST
+
+static Suite *
+bulk_suite(void)
+{
+	Suite *s = suite_create("bulk");
+	TCase *tc = tcase_create("bulk");
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, bulk_failed_get_after_invalidate);
+	tcase_add_test(tc, bulk_failed_get_keeps_current);
+	tcase_add_test(tc, bulk_waiters_sleep);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	return run_suite(bulk_suite());
+}
