@@ -3,6 +3,9 @@
  *
  * Copyright (c) 2026 The libpcache developers.  BSD-2-Clause; see LICENSE.
  *
+ * A leaf: it calls nothing else in the library.  Callers hand it the slab
+ * an object lies in.
+ *
  * Checked mode is chosen once per cache, at creation.  A checked cache has
  * no per-CPU layer, so every get and put takes the out-of-line paths where
  * the hooks below sit, and the fast path of every other cache has no test
@@ -32,7 +35,8 @@
 #include <execinfo.h>
 #endif
 
-#include "pcache_impl.h"
+#include "debug.h"
+#include "slab.h"
 
 enum { DBG_FREE = 0, DBG_NEW, DBG_CACHED, DBG_INUSE };
 
@@ -101,6 +105,28 @@ pc_panic(const pcache_t *pc, const void *obj, const char *fmt, ...)
 		print_log(pc);
 	fflush(stderr);
 	abort();
+}
+
+/*
+ * pc_assert_fail: report a failed PC_ASSERT and abort.  Takes no lock.
+ */
+void
+pc_assert_fail(const char *expr, const char *file, int line)
+{
+	fprintf(stderr, "libpcache: assertion failed: %s (%s:%d)\n", expr,
+	    file, line);
+	fflush(stderr);
+	abort();
+}
+
+/* pc_mutex_held: see core.h. */
+bool
+pc_mutex_held(pthread_mutex_t *m)
+{
+	if (pthread_mutex_trylock(m) != 0)
+		return true;
+	pthread_mutex_unlock(m);
+	return false;
 }
 
 /*
@@ -294,9 +320,8 @@ pc_dbg_enter_slab(pcache_t *pc, const struct pc_slab *sl, void *obj)
  * it was cached.  No lock held.
  */
 void
-pc_dbg_get(pcache_t *pc, void *obj)
+pc_dbg_get(pcache_t *pc, const struct pc_slab *sl, void *obj)
 {
-	const struct pc_slab *sl = pc_pagemap_lookup(obj);
 	unsigned char was = atomic_exchange(obj_state(pc, sl, obj), DBG_INUSE);
 
 	if (was == DBG_INUSE)
@@ -315,9 +340,8 @@ pc_dbg_get(pcache_t *pc, void *obj)
  * records its checksum.  No lock held.
  */
 void
-pc_dbg_put(pcache_t *pc, void *obj)
+pc_dbg_put(pcache_t *pc, const struct pc_slab *sl, void *obj)
 {
-	const struct pc_slab *sl = pc_pagemap_lookup(obj);
 	unsigned char was = atomic_exchange(obj_state(pc, sl, obj), DBG_CACHED);
 
 	log_op(pc, obj, 'p');
@@ -337,9 +361,8 @@ pc_dbg_put(pcache_t *pc, void *obj)
  * redzone and contents as a get would.  No lock held.
  */
 void
-pc_dbg_destroy(pcache_t *pc, void *obj)
+pc_dbg_destroy(pcache_t *pc, const struct pc_slab *sl, void *obj)
 {
-	const struct pc_slab *sl = pc_pagemap_lookup(obj);
 	unsigned char was = atomic_load(obj_state(pc, sl, obj));
 
 	if (was != DBG_CACHED && was != DBG_NEW)

@@ -12,14 +12,14 @@
  * sleepers (none of them exist there) and renews what the rseq layer
  * registered for the address space.
  */
-#include "pcache_impl.h"
+#include "api.h"
 
 static pthread_mutex_t	 registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static pcache_t		*registry;
 static pthread_once_t	 atfork_once = PTHREAD_ONCE_INIT;
 
 /*
- * fork_prepare: take the registry lock, then every cache's hard-limit
+ * fork_prepare: take, in the lock order of core.h, the registry lock, then every cache's hard-limit
  * fill lock and then every cache's drain lock (each for all caches first,
  * so that a constructor or destructor running under one cache's lock may
  * still get and put on another cache), then each cache's
@@ -33,13 +33,13 @@ fork_prepare(void)
 {
 	pthread_mutex_lock(&registry_lock);
 	for (pcache_t *pc = registry; pc != NULL; pc = pc->reg_next)
-		pthread_mutex_lock(&pc->hl_fill_lock);
+		pc_hl_look_begin(&pc->hl);
 	for (pcache_t *pc = registry; pc != NULL; pc = pc->reg_next)
 		pthread_mutex_lock(&pc->drain_lock);
 	for (pcache_t *pc = registry; pc != NULL; pc = pc->reg_next) {
 		pc_lock_cpus_depot(pc);
 		pthread_mutex_lock(&pc->slab_lock);
-		pthread_mutex_lock(&pc->hl_lock);
+		pc_hl_lock(&pc->hl);
 		pc_dbg_lock(pc);
 	}
 	pc_pagemap_lock();
@@ -52,11 +52,11 @@ fork_release(void)
 	pc_pagemap_unlock();
 	for (pcache_t *pc = registry; pc != NULL; pc = pc->reg_next) {
 		pc_dbg_unlock(pc);
-		pthread_mutex_unlock(&pc->hl_lock);
+		pc_hl_unlock(&pc->hl);
 		pthread_mutex_unlock(&pc->slab_lock);
 		pc_unlock_all(pc);
 		pthread_mutex_unlock(&pc->drain_lock);
-		pthread_mutex_unlock(&pc->hl_fill_lock);
+		pc_hl_look_end(&pc->hl);
 	}
 	pthread_mutex_unlock(&registry_lock);
 }
@@ -74,12 +74,9 @@ fork_parent(void)
 static void
 fork_child(void)
 {
-	for (pcache_t *pc = registry; pc != NULL; pc = pc->reg_next) {
-		/* Relaxed: the child has one thread. */
-		atomic_store_explicit(&pc->hl_waiters, 0, memory_order_relaxed);
-		pthread_cond_init(&pc->hl_cv, NULL);
-	}
-	pc_rseq_fork_child();
+	for (pcache_t *pc = registry; pc != NULL; pc = pc->reg_next)
+		pc_hl_fork_child(&pc->hl);
+	pc_cpu_fork_child();
 	fork_release();
 }
 

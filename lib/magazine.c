@@ -7,13 +7,17 @@
  * full and empty magazines that CPUs exchange whole (Bonwick and Adams,
  * "Magazines and Vmem", USENIX 2001), and one loose magazine through which
  * single objects pass when a CPU's slot is busy or the cache has no CPU
- * layer.  Every depot field is under d->lock.
+ * layer.  Every depot field is under d->lock.  Whatever this file holds
+ * between two lock holds is in a chain the caller owns, never an object
+ * some other path expects to find cached.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "pcache_impl.h"
+#include "debug.h"
+#include "magazine.h"
+#include "slab.h"
 
 /*
  * The magazine that is not there: empty for a get (n == 0) and full for a
@@ -116,34 +120,62 @@ pc_mutex_init_adaptive(pthread_mutex_t *m)
 #endif
 }
 
-/* pc_depot_init: an empty depot.  Returns 0 or the mutex error. */
+/*
+ * pc_depot_init: an empty depot, on a cache line of its own.  Returns 0,
+ * ENOMEM or the mutex error.
+ */
 int
 pc_depot_init(pcache_t *pc)
 {
-	pc_depot_t *d = &pc->depot;
+	size_t len = (sizeof(pc_depot_t) + PC_CACHELINE - 1) &
+	    ~(size_t)(PC_CACHELINE - 1);
+	pc_depot_t *d = aligned_alloc(PC_CACHELINE, len);
+	int error;
 
+	if (d == NULL)
+		return ENOMEM;
 	d->full = d->empty = NULL;
 	d->nfull = d->nempty = d->nfull_min = d->nempty_min = 0;
 	d->loose = &pc_mag_none;
 	d->gets = d->puts = 0;
-	return pc_mutex_init_adaptive(&d->lock);
+	if ((error = pc_mutex_init_adaptive(&d->lock)) != 0) {
+		free(d);
+		return error;
+	}
+	pc->depot = d;
+	return 0;
 }
 
-/* pc_depot_fini: free the depot's (empty) magazines.  Nobody else uses it. */
+/* pc_depot_fini: free the depot and its (empty) magazines.  Nobody else uses it. */
 void
 pc_depot_fini(pcache_t *pc)
 {
-	pc_depot_t *d = &pc->depot;
+	pc_depot_t *d = pc->depot;
 
+	if (d == NULL)
+		return;
 	pc_mag_destroy_chain(pc, d->full);
 	pc_mag_destroy_chain(pc, d->empty);
 	if (d->loose != &pc_mag_none) {
 		d->loose->next = NULL;
 		pc_mag_destroy_chain(pc, d->loose);
 	}
-	d->full = d->empty = NULL;
-	d->loose = &pc_mag_none;
 	pthread_mutex_destroy(&d->lock);
+	free(d);
+	pc->depot = NULL;
+}
+
+/* pc_depot_lock, pc_depot_unlock: hold the depot (lock order 5). */
+void
+pc_depot_lock(pcache_t *pc)
+{
+	pthread_mutex_lock(&pc->depot->lock);
+}
+
+void
+pc_depot_unlock(pcache_t *pc)
+{
+	pthread_mutex_unlock(&pc->depot->lock);
 }
 
 /*
@@ -156,6 +188,7 @@ pc_depot_take_full(pc_depot_t *d)
 {
 	pc_mag_t *m = d->full;
 
+	PC_ASSERT(pc_mutex_held(&d->lock));
 	if (m != NULL) {
 		d->full = m->next;
 		if (--d->nfull < d->nfull_min)
@@ -169,6 +202,7 @@ pc_depot_take_empty(pc_depot_t *d)
 {
 	pc_mag_t *m = d->empty;
 
+	PC_ASSERT(pc_mutex_held(&d->lock));
 	if (m != NULL) {
 		d->empty = m->next;
 		if (--d->nempty < d->nempty_min)
@@ -181,6 +215,8 @@ pc_depot_take_empty(pc_depot_t *d)
 void
 pc_depot_give_full(pc_depot_t *d, pc_mag_t *m)
 {
+	PC_ASSERT(pc_mutex_held(&d->lock));
+	PC_ASSERT(m != &pc_mag_none && m->n > 0 && m->n <= m->cap);
 	m->next = d->full;
 	d->full = m;
 	d->nfull++;
@@ -189,27 +225,36 @@ pc_depot_give_full(pc_depot_t *d, pc_mag_t *m)
 void
 pc_depot_give_empty(pc_depot_t *d, pc_mag_t *m)
 {
+	PC_ASSERT(pc_mutex_held(&d->lock));
+	PC_ASSERT(m != &pc_mag_none && m->n == 0);
 	m->next = d->empty;
 	d->empty = m;
 	d->nempty++;
 }
 
 /*
- * pc_depot_return: put a magazine back on the list its contents call for.
- * Takes d->lock.  Returns whether it held objects.
+ * pc_depot_return_locked: put a magazine back on the list its contents
+ * call for.  d->lock held.
  */
-bool
-pc_depot_return(pc_depot_t *d, pc_mag_t *m)
+void
+pc_depot_return_locked(pc_depot_t *d, pc_mag_t *m)
 {
-	bool full = m->n > 0;
-
-	pthread_mutex_lock(&d->lock);
-	if (full)
+	if (m->n > 0)
 		pc_depot_give_full(d, m);
 	else
 		pc_depot_give_empty(d, m);
-	pthread_mutex_unlock(&d->lock);
-	return full;
+}
+
+/*
+ * pc_depot_stock_empty: add a new empty magazine to the depot.  Takes
+ * d->lock.
+ */
+void
+pc_depot_stock_empty(pcache_t *pc, pc_mag_t *m)
+{
+	pthread_mutex_lock(&pc->depot->lock);
+	pc_depot_give_empty(pc->depot, m);
+	pthread_mutex_unlock(&pc->depot->lock);
 }
 
 /*
@@ -220,7 +265,7 @@ pc_depot_return(pc_depot_t *d, pc_mag_t *m)
 void *
 pc_depot_get(pcache_t *pc)
 {
-	pc_depot_t *d = &pc->depot;
+	pc_depot_t *d = pc->depot;
 	void *obj = NULL;
 
 	pthread_mutex_lock(&d->lock);
@@ -250,7 +295,7 @@ pc_depot_get(pcache_t *pc)
 void
 pc_depot_put(pcache_t *pc, void *obj)
 {
-	pc_depot_t *d = &pc->depot;
+	pc_depot_t *d = pc->depot;
 
 	for (;;) {
 		pthread_mutex_lock(&d->lock);
@@ -266,12 +311,10 @@ pc_depot_put(pcache_t *pc, void *obj)
 		if (m->n < m->cap) {
 			m->objs[m->n++] = obj;
 			d->puts++;
-			/* Relaxed: d->lock orders it against a sleeper's scan. */
-			bool wake = atomic_load_explicit(&pc->hl_waiters,
-			    memory_order_relaxed) != 0;
+			bool wake = pc_hl_waiting(&pc->hl);
 			pthread_mutex_unlock(&d->lock);
 			if (wake)
-				pc_hardlimit_wake(pc);
+				pc_hl_wake(&pc->hl);
 			return;
 		}
 		pthread_mutex_unlock(&d->lock);
@@ -284,9 +327,7 @@ pc_depot_put(pcache_t *pc, void *obj)
 			pc_obj_destroy_many(pc, &obj, 1);
 			return;
 		}
-		pthread_mutex_lock(&d->lock);
-		pc_depot_give_empty(d, e);
-		pthread_mutex_unlock(&d->lock);
+		pc_depot_stock_empty(pc, e);
 	}
 }
 
@@ -298,25 +339,20 @@ pc_depot_put(pcache_t *pc, void *obj)
 void
 pc_depot_return_chain(pcache_t *pc, pc_mag_t *chain)
 {
-	pc_depot_t *d = &pc->depot;
+	pc_depot_t *d = pc->depot;
 	bool objects = false;
 
 	pthread_mutex_lock(&d->lock);
 	while (chain != NULL) {
 		pc_mag_t *next = chain->next;
-		if (chain->n > 0) {
-			pc_depot_give_full(d, chain);
-			objects = true;
-		} else
-			pc_depot_give_empty(d, chain);
+		objects |= chain->n > 0;
+		pc_depot_return_locked(d, chain);
 		chain = next;
 	}
-	/* Relaxed: d->lock orders it against a sleeper's scan. */
-	bool wake = objects &&
-	    atomic_load_explicit(&pc->hl_waiters, memory_order_relaxed) != 0;
+	bool wake = objects && pc_hl_waiting(&pc->hl);
 	pthread_mutex_unlock(&d->lock);
 	if (wake)
-		pc_hardlimit_wake(pc);
+		pc_hl_wake(&pc->hl);
 }
 
 /*
@@ -330,7 +366,7 @@ pc_depot_return_chain(pcache_t *pc, pc_mag_t *chain)
 size_t
 pc_depot_put_many(pcache_t *pc, void *const *objs, size_t n)
 {
-	pc_depot_t *d = &pc->depot;
+	pc_depot_t *d = pc->depot;
 	size_t placed = 0;
 	size_t want = (n + pc->magsize - 1) / pc->magsize;
 	pc_mag_t *empties = NULL, *fulls = NULL, *m;
@@ -370,31 +406,47 @@ pc_depot_put_many(pcache_t *pc, void *const *objs, size_t n)
 }
 
 /*
- * pc_depot_get_many: up to n constructed objects from whole depot
- * magazines.  Returns how many.  Takes d->lock.
+ * pc_depot_get_many_locked: up to n constructed objects from whole depot
+ * magazines.  Returns how many.  A magazine that still holds objects after
+ * the last take is unlinked and left in *rest (else NULL) for the caller
+ * to use or return with pc_depot_return_locked() before dropping d->lock,
+ * so that nothing cached is ever in private hands, where an invalidation
+ * could miss it.  d->lock held.
  */
 size_t
-pc_depot_get_many(pcache_t *pc, void **objs, size_t n)
+pc_depot_get_many_locked(pc_depot_t *d, void **objs, size_t n, pc_mag_t **rest)
 {
-	pc_depot_t *d = &pc->depot;
 	size_t got = 0;
 	pc_mag_t *m;
 
-	/*
-	 * One hold of d->lock, so that what is not handed out is never in
-	 * private hands, where an invalidation could miss it.
-	 */
-	pthread_mutex_lock(&d->lock);
+	*rest = NULL;
 	while (got < n && (m = pc_depot_take_full(d)) != NULL) {
 		size_t k = m->n < n - got ? m->n : n - got;
 		m->n -= (unsigned)k;
 		memcpy(objs + got, m->objs + m->n, k * sizeof(void *));
 		got += k;
 		if (m->n > 0)
-			pc_depot_give_full(d, m);
+			*rest = m;	/* the last one: got == n */
 		else
 			pc_depot_give_empty(d, m);
 	}
+	return got;
+}
+
+/*
+ * pc_depot_get_many: pc_depot_get_many_locked() under one hold of d->lock,
+ * a partly used magazine going back full.  Takes d->lock.
+ */
+size_t
+pc_depot_get_many(pcache_t *pc, void **objs, size_t n)
+{
+	pc_depot_t *d = pc->depot;
+	pc_mag_t *rest;
+
+	pthread_mutex_lock(&d->lock);
+	size_t got = pc_depot_get_many_locked(d, objs, n, &rest);
+	if (rest != NULL)
+		pc_depot_return_locked(d, rest);
 	pthread_mutex_unlock(&d->lock);
 	return got;
 }
@@ -408,6 +460,7 @@ pc_depot_detach_locked(pc_depot_t *d)
 {
 	pc_mag_t *chain = d->full;
 
+	PC_ASSERT(pc_mutex_held(&d->lock));
 	d->full = NULL;
 	d->nfull = d->nfull_min = 0;
 	if (d->loose->n > 0) {
@@ -424,6 +477,7 @@ pc_depot_detach_locked(pc_depot_t *d)
 uint64_t
 pc_depot_cached_locked(const pc_depot_t *d)
 {
+	PC_ASSERT(pc_mutex_held((pthread_mutex_t *)&d->lock));
 	uint64_t n = d->loose->n;
 
 	for (const pc_mag_t *m = d->full; m != NULL; m = m->next)
@@ -439,7 +493,7 @@ pc_depot_cached_locked(const pc_depot_t *d)
 void
 pc_depot_recycle(pcache_t *pc, pc_mag_t *chain)
 {
-	pc_depot_t *d = &pc->depot;
+	pc_depot_t *d = pc->depot;
 
 	pthread_mutex_lock(&d->lock);
 	while (chain != NULL) {
@@ -459,7 +513,7 @@ pc_depot_recycle(pcache_t *pc, pc_mag_t *chain)
 void
 pc_depot_trim(pcache_t *pc)
 {
-	pc_depot_t *d = &pc->depot;
+	pc_depot_t *d = pc->depot;
 	pc_mag_t *full = NULL, *empty = NULL;
 
 	pthread_mutex_lock(&d->lock);
@@ -479,4 +533,23 @@ pc_depot_trim(pcache_t *pc)
 
 	pc_mag_destroy_chain(pc, full);
 	pc_mag_destroy_chain(pc, empty);
+}
+
+/*
+ * pc_depot_stats: the depot's single-object counts, cached objects and
+ * list lengths.  Takes d->lock.
+ */
+void
+pc_depot_stats(pcache_t *pc, uint64_t *gets, uint64_t *puts, uint64_t *cached,
+    uint64_t *nfull, uint64_t *nempty)
+{
+	pc_depot_t *d = pc->depot;
+
+	pthread_mutex_lock(&d->lock);
+	*gets = d->gets;
+	*puts = d->puts;
+	*cached = pc_depot_cached_locked(d);
+	*nfull = d->nfull;
+	*nempty = d->nempty;
+	pthread_mutex_unlock(&d->lock);
 }

@@ -9,7 +9,8 @@
  * 4 KiB page number.  The tree is process-wide, which also lets an abort
  * message name the cache that really owns a misdirected pointer.
  *
- * Readers take no lock: interior nodes are never freed once published, and
+ * The map knows nothing of slabs but their addresses: it stores the
+ * pointer it is given for each page.  Readers take no lock: interior nodes are never freed once published, and
  * every link and leaf entry is read with an acquire load that pairs with
  * the release store that published it.  Writers serialise on map_lock.
  */
@@ -18,7 +19,7 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 
-#include "pcache_impl.h"
+#include "pagemap.h"
 
 _Atomic(pm_mid_t *) pc_pagemap_root[PM_FANOUT];
 
@@ -66,14 +67,14 @@ pm_leaf_for(uintptr_t key, bool create)
 }
 
 /*
- * pm_set: point every page of [sl->base, sl->base + size) at `val`.
+ * pm_set: point every page of [base, base + size) at `val`.
  * Called with map_lock held.  Returns 0 or ENOMEM; on ENOMEM no entry is
  * left pointing at `val`.
  */
 static int
-pm_set(const struct pc_slab *sl, size_t size, struct pc_slab *val)
+pm_set(const void *base, size_t size, struct pc_slab *val)
 {
-	uintptr_t first = (uintptr_t)sl->base >> PC_PAGE_SHIFT;
+	uintptr_t first = (uintptr_t)base >> PC_PAGE_SHIFT;
 	uintptr_t npages = size >> PC_PAGE_SHIFT;
 
 	for (uintptr_t k = first; k < first + npages; k++) {
@@ -112,28 +113,29 @@ pc_pagemap_unlock(void)
 }
 
 /*
- * pc_pagemap_insert: map the pages of a new slab of `size` bytes to it.
- * Returns 0, or ENOMEM (no node memory, or an address beyond 48 bits).
- * Takes map_lock.
+ * pc_pagemap_insert: map the pages of [base, base + size), a new slab's
+ * memory, to the slab.  Returns 0, or ENOMEM (no node memory, or an
+ * address beyond 48 bits).  Takes map_lock.
  */
 int
-pc_pagemap_insert(struct pc_slab *sl, size_t size)
+pc_pagemap_insert(const void *base, size_t size, struct pc_slab *sl)
 {
 	pthread_mutex_lock(&map_lock);
-	int error = pm_set(sl, size, sl);
+	int error = pm_set(base, size, sl);
 	pthread_mutex_unlock(&map_lock);
 	return error;
 }
 
 /*
- * pc_pagemap_remove: unmap the pages of a slab about to be freed.  Takes
- * map_lock.  Interior nodes stay: readers may be walking them.
+ * pc_pagemap_remove: unmap the pages of [base, base + size), a slab about
+ * to be freed.  Takes map_lock.  Interior nodes stay: readers may be
+ * walking them.
  */
 void
-pc_pagemap_remove(const struct pc_slab *sl, size_t size)
+pc_pagemap_remove(const void *base, size_t size)
 {
 	pthread_mutex_lock(&map_lock);
-	(void)pm_set(sl, size, NULL);
+	(void)pm_set(base, size, NULL);
 	pthread_mutex_unlock(&map_lock);
 }
 

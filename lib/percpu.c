@@ -1,5 +1,6 @@
 /*
- * percpu.c -- per-CPU slots and the get/put fast path.
+ * percpu.c -- per-CPU slots, the locked per-CPU layer, and the per-CPU
+ * interface's remote half for both layers.
  *
  * Copyright (c) 2026 The libpcache developers.  BSD-2-Clause; see LICENSE.
  *
@@ -9,96 +10,55 @@
  * caller's CPU" means what it says.  Because a thread can be preempted or
  * migrated between reading its CPU number and touching the slot, the slot
  * is guarded by a lock taken with a try-lock: a busy slot sends the caller
- * to the depot rather than making it wait.  Remote drains (invalidation,
- * hard-limit steals) take the same lock and do wait.
- *
- * The hit path is pcache_get()/pcache_put() alone; everything else is out
- * of line.
+ * elsewhere rather than making it wait.  Remote drains (invalidation,
+ * hard-limit steals) take the same lock and do wait; on the rseq layer
+ * (rseq.c) the slot lock is what remote drainers of a CPU's array hold.
  */
 #include <errno.h>
 #include <sched.h>
 #include <stdlib.h>
 
-#include "pcache_impl.h"
-#ifdef PC_RSEQ_ARCH
-#include "rseq_x86_64.h"
-#endif
+#include "debug.h"
+#include "percpu.h"
+#include "slab.h"
 
 /*
- * slot_trylock: take a slot's lock if it is free.  Acquire: pairs with the
- * release in pc_slot_unlock(), so the magazines the last holder left are
- * seen whole.
- */
-static inline bool
-slot_trylock(pc_slot_t *s)
-{
-	return atomic_exchange_explicit(&s->lock, 1, memory_order_acquire) == 0;
-}
-
-/*
- * pc_slot_unlock: release a slot.  Release: every write to the magazines
- * and counters is visible to the next holder.
- */
-void
-pc_slot_unlock(pc_slot_t *s)
-{
-	atomic_store_explicit(&s->lock, 0, memory_order_release);
-}
-
-/*
- * pc_slot_lock: take a slot's lock, waiting for its holder to leave.  Slots
+ * slot_lock: take a slot's lock, waiting for its holder to leave.  Slots
  * are held for a few instructions, unless the holder was preempted, hence
  * the yield.
  */
-void
-pc_slot_lock(pc_slot_t *s)
+static void
+slot_lock(pc_slot_t *s)
 {
-	while (!slot_trylock(s)) {
-		/* Relaxed: only a hint; slot_trylock() does the ordering. */
+	while (!pc_slot_trylock(s)) {
+		/* Relaxed: only a hint; pc_slot_trylock() does the ordering. */
 		while (atomic_load_explicit(&s->lock, memory_order_relaxed) != 0)
 			sched_yield();
 	}
 }
 
-/*
- * pc_cpu_current: the slot index of the processor the caller runs on now.
- * Where the system cannot say, threads are spread over the slots
- * round-robin: correct (slots are locked) but not per-processor.
- */
-unsigned
-pc_cpu_current(const pcache_t *pc)
+/* slot_held: for assertions. */
+PC_UNUSED static inline bool
+slot_held(pc_slot_t *s)
 {
-#ifdef PCACHE_HAVE_SCHED_GETCPU
-	int cpu = sched_getcpu();
-
-	if (PC_LIKELY((unsigned)cpu < pc->ncpu))
-		return (unsigned)cpu;
-	return cpu < 0 ? 0 : (unsigned)cpu % pc->ncpu;
-#else
-	static atomic_uint next;
-	static _Thread_local unsigned mine = UINT32_MAX;
-
-	if (mine == UINT32_MAX) {
-		/* Relaxed: only hands out distinct numbers. */
-		mine = atomic_fetch_add_explicit(&next, 1, memory_order_relaxed);
-	}
-	return mine % pc->ncpu;
-#endif
+	/* Relaxed: the caller asks about its own lock. */
+	return atomic_load_explicit(&s->lock, memory_order_relaxed) != 0;
 }
 
 /*
- * slot_get_miss: the loaded magazine is empty.  Swap in the previous one if
+ * pc_slot_get_miss: the loaded magazine is empty.  Swap in the previous one if
  * it holds objects, else trade the previous (empty) magazine for a full one
  * from the depot.  Called with the slot locked; returns with it unlocked,
  * with an object or NULL (the depot had no full magazine).
  */
-PC_NOINLINE static void *
-slot_get_miss(pcache_t *pc, pc_slot_t *s)
+void *
+pc_slot_get_miss(pcache_t *pc, pc_slot_t *s)
 {
 	pc_mag_t *m = s->prev;
 
+	PC_ASSERT(slot_held(s));
 	if (m->n == 0) {
-		pc_depot_t *d = &pc->depot;
+		pc_depot_t *d = pc->depot;
 		pthread_mutex_lock(&d->lock);
 		pc_mag_t *f = pc_depot_take_full(d);
 		if (f != NULL && m != &pc_mag_none)
@@ -120,18 +80,19 @@ slot_get_miss(pcache_t *pc, pc_slot_t *s)
 }
 
 /*
- * slot_put_miss: the loaded magazine is full.  Swap in the previous one if
+ * slot_put_exchange: the loaded magazine is full.  Swap in the previous one if
  * it is empty, else trade the previous (full) magazine for an empty one from
  * the depot.  Called with the slot locked; returns with it unlocked: true
  * when the object was placed, false when the depot had no empty magazine.
  */
-PC_NOINLINE static bool
-slot_put_miss(pcache_t *pc, pc_slot_t *s, void *obj)
+static bool
+slot_put_exchange(pcache_t *pc, pc_slot_t *s, void *obj)
 {
 	pc_mag_t *m = s->prev;
 
+	PC_ASSERT(slot_held(s));
 	if (m->n != 0 || m == &pc_mag_none) {
-		pc_depot_t *d = &pc->depot;
+		pc_depot_t *d = pc->depot;
 		pthread_mutex_lock(&d->lock);
 		pc_mag_t *e = pc_depot_take_empty(d);
 		if (e != NULL && m != &pc_mag_none)
@@ -145,164 +106,33 @@ slot_put_miss(pcache_t *pc, pc_slot_t *s, void *obj)
 	}
 	s->prev = s->loaded;
 	s->loaded = m;
-	m->objs[m->n++] = obj;
-	s->puts++;
-	/* Relaxed: the slot lock orders it against a sleeper's scan. */
-	bool wake = atomic_load_explicit(&pc->hl_waiters, memory_order_relaxed) != 0;
-	pc_slot_unlock(s);
-	if (wake)
-		pc_hardlimit_wake(pc);
+	pc_slot_place(pc, s, obj);
 	return true;
 }
 
 /*
- * lock_get: pcache_get() on the locked layer.  Hit path: one try-lock,
- * one pop, one unlock.
+ * pc_slot_put_miss: the slot's loaded magazine is full (slot locked;
+ * returns with it unlocked): exchange magazines with the depot, or failing
+ * that stock the depot with a new empty magazine and try the slot once
+ * more.  False when the object could not be placed.
  */
-PC_NOINLINE static void *
-lock_get(pcache_t *pc, int flags)
+bool
+pc_slot_put_miss(pcache_t *pc, pc_slot_t *s, void *obj)
 {
-	if (PC_LIKELY(pc->slots != NULL)) {
-		pc_slot_t *s = &pc->slots[pc_cpu_current(pc)];
-
-		if (PC_LIKELY(slot_trylock(s))) {
-			pc_mag_t *m = s->loaded;
-			if (PC_LIKELY(m->n > 0)) {
-				void *obj = m->objs[--m->n];
-				s->gets++;
-				s->hits++;
-				pc_slot_unlock(s);
-				return obj;
-			}
-			void *obj = slot_get_miss(pc, s);
-			if (obj != NULL)
-				return obj;
-		}
+	if (slot_put_exchange(pc, s, obj))
+		return true;
+	pc_mag_t *e = pc_mag_alloc(pc);
+	if (e == NULL)
+		return false;
+	pc_depot_stock_empty(pc, e);
+	s = &pc->slots[pc_cpu_current(pc)];
+	if (!pc_slot_trylock(s))
+		return false;
+	if (s->loaded->n < s->loaded->cap) {
+		pc_slot_place(pc, s, obj);
+		return true;
 	}
-	return pc_get_slow(pc, flags);
-}
-
-/*
- * pcache_get: see pcache.h.  Hit path: one restartable pop (rseq.c); the
- * locked layer and every slow path are out of line.
- */
-void *
-pcache_get(pcache_t *pc, int flags)
-{
-	void *obj;
-
-#ifdef PC_RSEQ_ARCH
-	if (PC_LIKELY(pc->rseq)) {
-		obj = rseq_pop(pc_rseq_off, pc->rslots, pc->rstride, pc->ncpu);
-		if (PC_UNLIKELY(obj == NULL))
-			obj = pc_rseq_get_slow(pc, flags);
-	} else
-#endif
-		obj = lock_get(pc, flags);
-	if (PC_MEMCHECK && obj != NULL)
-		pc_mem_defined(obj, pc->usersize);
-	return obj;
-}
-
-/*
- * put_slow: the object could not go into the caller's slot, which was busy
- * or lacked an empty magazine.  Stock the depot with an empty magazine and
- * retry the slot once, then fall back to the depot's loose magazine.
- */
-PC_NOINLINE static void
-put_slow(pcache_t *pc, void *obj, bool need_mag)
-{
-	if (pc->dbg != NULL)
-		pc_dbg_put(pc, obj);
-	if (need_mag) {
-		pc_mag_t *e = pc_mag_alloc(pc);
-		if (e != NULL) {
-			pthread_mutex_lock(&pc->depot.lock);
-			pc_depot_give_empty(&pc->depot, e);
-			pthread_mutex_unlock(&pc->depot.lock);
-			pc_slot_t *s = &pc->slots[pc_cpu_current(pc)];
-			if (slot_trylock(s)) {
-				pc_mag_t *m = s->loaded;
-				if (m->n < m->cap) {
-					m->objs[m->n++] = obj;
-					s->puts++;
-					/* Relaxed: as in slot_put_miss(). */
-					bool wake = atomic_load_explicit(
-					    &pc->hl_waiters, memory_order_relaxed) != 0;
-					pc_slot_unlock(s);
-					if (wake)
-						pc_hardlimit_wake(pc);
-					return;
-				}
-				if (slot_put_miss(pc, s, obj))
-					return;
-			}
-		}
-	}
-	pc_depot_put(pc, obj);
-}
-
-/*
- * lock_put: pcache_put() on the locked layer, after the ownership check.
- * Hit path: one try-lock, one push, one unlock.
- */
-PC_NOINLINE static void
-lock_put(pcache_t *pc, void *obj)
-{
-	if (PC_LIKELY(pc->slots != NULL)) {
-		pc_slot_t *s = &pc->slots[pc_cpu_current(pc)];
-
-		if (PC_LIKELY(slot_trylock(s))) {
-			pc_mag_t *m = s->loaded;
-			if (PC_LIKELY(m->n < m->cap)) {
-				m->objs[m->n++] = obj;
-				s->puts++;
-				/* Relaxed: the slot lock orders it (slot_put_miss()). */
-				if (PC_UNLIKELY(atomic_load_explicit(&pc->hl_waiters,
-				    memory_order_relaxed) != 0)) {
-					pc_slot_unlock(s);
-					pc_hardlimit_wake(pc);
-					return;
-				}
-				pc_slot_unlock(s);
-				return;
-			}
-			if (slot_put_miss(pc, s, obj))
-				return;
-			put_slow(pc, obj, true);
-			return;
-		}
-	}
-	put_slow(pc, obj, false);
-}
-
-/*
- * pcache_put: see pcache.h.  Hit path: the ownership check, then one
- * restartable push; the locked layer and every slow path are out of line.
- */
-void
-pcache_put(pcache_t *pc, void *obj)
-{
-	if (obj == NULL)
-		return;
-	pc_obj_check(pc, obj);
-	if (PC_MEMCHECK && pc->dbg == NULL)	/* checked mode checks instead */
-		pc_mem_noaccess(obj, pc->objsize);
-#ifdef PC_RSEQ_ARCH
-	if (PC_LIKELY(pc->rseq)) {
-		if (PC_LIKELY(rseq_push(pc_rseq_off, pc->rslots, pc->rstride,
-		    pc->ncpu, pc->rcap, obj))) {
-			/* Relaxed: see pc_rseq_wake_check(). */
-			if (PC_UNLIKELY(atomic_load_explicit(&pc->hl_waiters,
-			    memory_order_relaxed) != 0))
-				pc_hardlimit_wake(pc);
-			return;
-		}
-		pc_rseq_put_slow(pc, obj);
-		return;
-	}
-#endif
-	lock_put(pc, obj);
+	return slot_put_exchange(pc, s, obj);
 }
 
 /*
@@ -316,7 +146,7 @@ pc_lock_get_bulk(pcache_t *pc, void **objs, size_t n)
 	pc_slot_t *s = &pc->slots[pc_cpu_current(pc)];
 	size_t got = 0;
 
-	if (slot_trylock(s)) {
+	if (pc_slot_trylock(s)) {
 		for (int pass = 0; pass < 2 && got < n; pass++) {
 			pc_mag_t *m = s->loaded;
 			while (m->n > 0 && got < n)
@@ -345,15 +175,11 @@ pc_lock_get_bulk(pcache_t *pc, void **objs, size_t n)
 void
 pc_lock_put_bulk(pcache_t *pc, void *const *objs, size_t n)
 {
-	const struct pc_slab *last = NULL;
 	size_t i = 0;
 
-	for (size_t j = 0; j < n; j++) {
-		if (objs[j] != NULL)
-			pc_obj_check_near(pc, objs[j], &last);
-	}
+	pc_obj_check_all(pc, objs, n);
 	pc_slot_t *s = &pc->slots[pc_cpu_current(pc)];
-	if (slot_trylock(s)) {
+	if (pc_slot_trylock(s)) {
 		for (int pass = 0; pass < 2 && i < n; pass++) {
 			pc_mag_t *m = s->loaded;
 			for (; i < n && m->n < m->cap; i++) {
@@ -369,12 +195,10 @@ pc_lock_put_bulk(pcache_t *pc, void *const *objs, size_t n)
 				s->prev = m;
 			}
 		}
-		/* Relaxed: the slot lock orders it (slot_put_miss()). */
-		bool wake = atomic_load_explicit(&pc->hl_waiters,
-		    memory_order_relaxed) != 0;
+		bool wake = pc_hl_waiting(&pc->hl);
 		pc_slot_unlock(s);
 		if (wake)
-			pc_hardlimit_wake(pc);
+			pc_hl_wake(&pc->hl);
 	}
 	/* The rest, checked already, in whole magazines. */
 	for (size_t j = i; PC_MEMCHECK && j < n; j++) {
@@ -387,38 +211,127 @@ pc_lock_put_bulk(pcache_t *pc, void *const *objs, size_t n)
 }
 
 /*
- * pc_slot_detach_locked: move the slot's magazines that hold objects onto
- * `chain` and leave pc_mag_none in their place.  Slot locked.  Returns the
- * new chain.
+ * pc_cpu_lock, pc_cpu_unlock: hold one CPU the way a remote drainer does:
+ * its slot lock, and on the rseq layer ownership of its array, so that the
+ * CPU's fast path goes around it.  Waits for the slot.
  */
-pc_mag_t *
-pc_slot_detach_locked(pc_slot_t *s, pc_mag_t *chain)
+void
+pc_cpu_lock(pcache_t *pc, unsigned cpu)
 {
-	if (s->loaded->n > 0) {
-		s->loaded->next = chain;
-		chain = s->loaded;
-		s->loaded = &pc_mag_none;
-	}
-	if (s->prev->n > 0) {
-		s->prev->next = chain;
-		chain = s->prev;
-		s->prev = &pc_mag_none;
-	}
-	return chain;
+	slot_lock(&pc->slots[cpu]);
+#ifdef PC_RSEQ_ARCH
+	if (pc->rseq)
+		pc_rseq_own(pc, cpu);
+#endif
 }
 
-/* pc_slot_cached_locked: objects in a slot's magazines.  Slot locked. */
-uint64_t
-pc_slot_cached_locked(const pc_slot_t *s)
+void
+pc_cpu_unlock(pcache_t *pc, unsigned cpu)
 {
-	return (uint64_t)s->loaded->n + s->prev->n;
+#ifdef PC_RSEQ_ARCH
+	if (pc->rseq)
+		pc_rseq_release(pc, cpu);
+#endif
+	pc_slot_unlock(&pc->slots[cpu]);
 }
 
 /*
- * pc_cpu_steal: one constructed object taken from any CPU's magazines, or
+ * pc_cpu_lock_all, pc_cpu_unlock_all: pc_cpu_lock() for every CPU, slots
+ * in index order (the lock order), with one membarrier for all the rseq
+ * arrays.  A cache without a per-CPU layer has nothing to hold.
+ */
+void
+pc_cpu_lock_all(pcache_t *pc)
+{
+	for (unsigned i = 0; pc->slots != NULL && i < pc->ncpu; i++)
+		slot_lock(&pc->slots[i]);
+#ifdef PC_RSEQ_ARCH
+	if (pc->rseq)
+		pc_rseq_own_all(pc);
+#endif
+}
+
+void
+pc_cpu_unlock_all(pcache_t *pc)
+{
+	for (unsigned i = 0; pc->slots != NULL && i < pc->ncpu; i++)
+		pc_cpu_unlock(pc, i);
+}
+
+/*
+ * pc_cpu_detach_locked: take every object CPU cpu caches: its magazines
+ * that hold objects go onto *chain (pc_mag_none takes their place), the
+ * entries of its rseq array into buf.  Returns how many went into buf.
+ * The CPU held (pc_cpu_lock() or pc_cpu_lock_all()).
+ */
+size_t
+pc_cpu_detach_locked(pcache_t *pc, unsigned cpu, pc_mag_t **chain, void **buf)
+{
+	pc_slot_t *s = &pc->slots[cpu];
+
+	PC_ASSERT(slot_held(s));
+#ifdef PC_RSEQ_ARCH
+	if (pc->rseq)
+		return pc_rseq_take_owned(pc, cpu, buf);
+#endif
+	(void)buf;
+	if (s->loaded->n > 0) {
+		s->loaded->next = *chain;
+		*chain = s->loaded;
+		s->loaded = &pc_mag_none;
+	}
+	if (s->prev->n > 0) {
+		s->prev->next = *chain;
+		*chain = s->prev;
+		s->prev = &pc_mag_none;
+	}
+	return 0;
+}
+
+/* pc_cpu_cached_locked: objects CPU cpu caches.  The CPU held. */
+uint64_t
+pc_cpu_cached_locked(pcache_t *pc, unsigned cpu)
+{
+	struct pc_cpu_stats st;
+
+	PC_ASSERT(slot_held(&pc->slots[cpu]));
+#ifdef PC_RSEQ_ARCH
+	if (pc->rseq) {
+		pc_rseq_stats(pc, cpu, &st);
+		return st.cached;
+	}
+#endif
+	(void)st;
+	return (uint64_t)pc->slots[cpu].loaded->n + pc->slots[cpu].prev->n;
+}
+
+/*
+ * pc_cpu_stats: CPU cpu's counters and cached objects.  Takes the slot
+ * lock on the locked layer; reads the rseq counters without exclusion.
+ */
+void
+pc_cpu_stats(pcache_t *pc, unsigned cpu, struct pc_cpu_stats *st)
+{
+#ifdef PC_RSEQ_ARCH
+	if (pc->rseq) {
+		pc_rseq_stats(pc, cpu, st);
+		return;
+	}
+#endif
+	pc_slot_t *s = &pc->slots[cpu];
+	slot_lock(s);
+	st->gets = s->gets;
+	st->puts = s->puts;
+	st->hits = s->hits;
+	st->cached = (uint64_t)s->loaded->n + s->prev->n;
+	pc_slot_unlock(s);
+}
+
+/*
+ * pc_cpu_steal: one constructed object taken from any CPU's cache, or
  * NULL.  For a get at the hard limit: cached objects count against the
- * limit, so they are handed out before anyone is refused.  Takes each slot
- * lock in turn, waiting for it.
+ * limit, so they are handed out before anyone is refused.  Holds each CPU
+ * in turn, waiting for it.
  */
 void *
 pc_cpu_steal(pcache_t *pc)
@@ -429,19 +342,17 @@ pc_cpu_steal(pcache_t *pc)
 		pc_slot_t *s = &pc->slots[i];
 		void *obj = NULL;
 
-		pc_slot_lock(s);
+		pc_cpu_lock(pc, i);
 #ifdef PC_RSEQ_ARCH
-		if (pc->rseq) {
-			pc_rseq_own(pc, i);
+		if (pc->rseq)
 			obj = pc_rseq_pop_owned(pc, i);
-			pc_rseq_release(pc, i);
-		} else
+		else
 #endif
 		if (s->loaded->n > 0)
 			obj = s->loaded->objs[--s->loaded->n];
 		else if (s->prev->n > 0)
 			obj = s->prev->objs[--s->prev->n];
-		pc_slot_unlock(s);
+		pc_cpu_unlock(pc, i);
 		if (obj != NULL)
 			return obj;
 	}
@@ -449,9 +360,9 @@ pc_cpu_steal(pcache_t *pc)
 }
 
 /*
- * pc_cpu_init: allocate the cache's slots, one per possible CPU, each with
- * no magazine yet (they come from the depot on first use).  Returns 0 or
- * ENOMEM.
+ * pc_cpu_init: the cache's per-CPU layer: one slot per possible CPU, each
+ * with no magazine yet (they come from the depot on first use), and the
+ * rseq arrays where the system allows.  Returns 0 or ENOMEM.
  */
 int
 pc_cpu_init(pcache_t *pc)
@@ -459,6 +370,7 @@ pc_cpu_init(pcache_t *pc)
 	size_t len = (size_t)pc->ncpu * sizeof(pc_slot_t);
 	pc_slot_t *slots = aligned_alloc(PC_CACHELINE, len);
 
+	PC_ASSERT(pc->magsize <= PC_MAG_MAX);
 	if (slots == NULL)
 		return ENOMEM;
 	for (unsigned i = 0; i < pc->ncpu; i++) {
@@ -467,18 +379,24 @@ pc_cpu_init(pcache_t *pc)
 		slots[i].gets = slots[i].puts = slots[i].hits = 0;
 	}
 	pc->slots = slots;
+	if (pc_rseq_init(pc) != 0) {
+		free(slots);
+		pc->slots = NULL;
+		return ENOMEM;
+	}
 	return 0;
 }
 
 /*
- * pc_cpu_fini: free the slots and their (empty) magazines.  Nobody else
- * uses the cache.
+ * pc_cpu_fini: free the per-CPU layer and its (empty) magazines.  Nobody
+ * else uses the cache.
  */
 void
 pc_cpu_fini(pcache_t *pc)
 {
 	if (pc->slots == NULL)
 		return;
+	pc_rseq_fini(pc);
 	for (unsigned i = 0; i < pc->ncpu; i++) {
 		pc_slot_t *s = &pc->slots[i];
 		if (s->loaded != &pc_mag_none)
@@ -488,4 +406,11 @@ pc_cpu_fini(pcache_t *pc)
 	}
 	free(pc->slots);
 	pc->slots = NULL;
+}
+
+/* pc_cpu_fork_child: renew what the per-CPU layer registered (rseq.c). */
+void
+pc_cpu_fork_child(void)
+{
+	pc_rseq_fork_child();
 }

@@ -24,22 +24,24 @@
  *
  * Where the kernel lacks rseq or that membarrier command, where glibc's
  * registration is absent and ours fails, or with PCACHE_RSEQ=0, caches use
- * the locked layer in percpu.c instead.
+ * the locked layer in percpu.c instead.  Like the locked layer, this one
+ * reports a miss to its caller (NULL, false) instead of deciding what
+ * comes next.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "pcache_impl.h"
+#include "debug.h"
+#include "percpu.h"
+#include "slab.h"
 
 #ifdef PC_RSEQ_ARCH
 
 #include <linux/membarrier.h>
 #include <sys/rseq.h>
 #include <sys/syscall.h>
-
-#include "rseq_x86_64.h"
 
 ptrdiff_t pc_rseq_off;			/* struct rseq's offset from the thread pointer */
 static bool rseq_usable;
@@ -190,19 +192,20 @@ thread_ready(void)
 }
 
 /*
- * pc_rseq_get_slow: the current CPU's array is empty or diverted.  Refill
+ * pc_rseq_get_miss: the current CPU's array is empty or diverted.  Refill
  * it with a full magazine from the depot and pop again; if the refill does
- * not go through, serve the caller from that magazine.  With no full
- * magazine in the depot, fall back to pc_get_slow().  No lock held.
+ * not go through, serve the caller from that magazine.  NULL (a miss) when
+ * the depot has no full magazine or the thread cannot run sections.  No
+ * lock held.
  */
 void *
-pc_rseq_get_slow(pcache_t *pc, int flags)
+pc_rseq_get_miss(pcache_t *pc)
 {
-	pc_depot_t *d = &pc->depot;
+	pc_depot_t *d = pc->depot;
 
 	if (rseq_ours && (int32_t)rseq_area.cpu_id < 0) {
 		if (!thread_ready())
-			return pc_get_slow(pc, flags);
+			return NULL;
 		void *obj = rseq_pop_here(pc);
 		if (obj != NULL)
 			return obj;
@@ -216,7 +219,7 @@ pc_rseq_get_slow(pcache_t *pc, int flags)
 	pc_mag_t *m = pc_depot_take_full(d);
 	if (m == NULL) {
 		pthread_mutex_unlock(&d->lock);
-		return pc_get_slow(pc, flags);
+		return NULL;
 	}
 	bool refilled = rseq_refill(pc_rseq_off, pc->rslots, pc->rstride,
 	    pc->ncpu, pc->rcap, m->objs, m->n);
@@ -227,18 +230,14 @@ pc_rseq_get_slow(pcache_t *pc, int flags)
 		/* Diverted, or no room: serve the caller from the magazine. */
 		obj = m->objs[--m->n];
 	}
-	if (m->n > 0)
-		pc_depot_give_full(d, m);
-	else
-		pc_depot_give_empty(d, m);
+	pc_depot_return_locked(d, m);
 	pthread_mutex_unlock(&d->lock);
 	if (obj != NULL) {
 		/* Relaxed: a statistic. */
 		atomic_fetch_add_explicit(&pc->slow_gets, 1, memory_order_relaxed);
 		return obj;
 	}
-	obj = rseq_pop_here(pc);
-	return obj != NULL ? obj : pc_get_slow(pc, flags);
+	return rseq_pop_here(pc);
 }
 
 /*
@@ -249,8 +248,7 @@ pc_rseq_get_slow(pcache_t *pc, int flags)
 static bool
 rseq_spill(pcache_t *pc)
 {
-	pc_depot_t *d = &pc->depot;
-
+	pc_depot_t *d = pc->depot;
 	pc_mag_t *spare = NULL;
 
 	pthread_mutex_lock(&d->lock);
@@ -266,76 +264,69 @@ rseq_spill(pcache_t *pc)
 	e->n = (unsigned)rseq_take(pc_rseq_off, pc->rslots, pc->rstride,
 	    pc->ncpu, e->objs, pc->magsize);
 	bool moved = e->n > 0;
-	if (moved)
-		pc_depot_give_full(d, e);
-	else
-		pc_depot_give_empty(d, e);
-	/* Relaxed: d->lock orders it against a sleeper's depot look. */
-	bool wake = moved && atomic_load_explicit(&pc->hl_waiters,
-	    memory_order_relaxed) != 0;
+	pc_depot_return_locked(d, e);
+	bool wake = moved && pc_hl_waiting(&pc->hl);
 	pthread_mutex_unlock(&d->lock);
 	if (wake)
-		pc_hardlimit_wake(pc);
+		pc_hl_wake(&pc->hl);
 	return moved;
 }
 
+/* push_here_woke: rseq_push_here(), waking sleepers (hardlimit.h). */
+static bool
+push_here_woke(pcache_t *pc, void *obj)
+{
+	if (!rseq_push_here(pc, obj))
+		return false;
+	if (pc_hl_waiting(&pc->hl))
+		pc_hl_wake(&pc->hl);
+	return true;
+}
+
 /*
- * pc_rseq_put_slow: the current CPU's array is full or diverted.  Spill a
- * magazine's worth of it to the depot and push again; failing that, the
- * object goes to the depot's loose magazine.  No lock held.
+ * pc_rseq_put_miss: the current CPU's array is full or diverted.  Spill a
+ * magazine's worth of it to the depot and push again.  False when the
+ * object could not be placed.  No lock held.
  */
-void
-pc_rseq_put_slow(pcache_t *pc, void *obj)
+bool
+pc_rseq_put_miss(pcache_t *pc, void *obj)
 {
 	if (rseq_ours && (int32_t)rseq_area.cpu_id < 0 && thread_ready() &&
-	    rseq_push_here(pc, obj)) {
-		pc_rseq_wake_check(pc);
-		return;
-	}
-	if (rseq_spill(pc) && rseq_push_here(pc, obj)) {
-		pc_rseq_wake_check(pc);
-		return;
-	}
-	pc_depot_put(pc, obj);
+	    push_here_woke(pc, obj))
+		return true;
+	return rseq_spill(pc) && push_here_woke(pc, obj);
 }
 
 /*
  * pc_rseq_get_bulk: up to n constructed objects from the current CPU's
- * array (one section) and then whole depot magazines (one depot lock hold
- * per round), never from the slab layer.  Returns how many were placed in
+ * array (one section) and then whole depot magazines (one depot lock
+ * hold), never from the slab layer.  Returns how many were placed in
  * objs[].  What is left in the last magazine refills the array if it fits.
  * No lock held.
  */
 size_t
 pc_rseq_get_bulk(pcache_t *pc, void **objs, size_t n)
 {
-	pc_depot_t *d = &pc->depot;
+	pc_depot_t *d = pc->depot;
 	size_t got = rseq_take(pc_rseq_off, pc->rslots, pc->rstride, pc->ncpu,
 	    objs, n);
 
-	if (got == n)
-		goto out;
-	/*
-	 * One hold of d->lock: what is not handed out goes back to the array
-	 * or the lists before it is dropped (see pc_rseq_get_slow()).
-	 */
-	pthread_mutex_lock(&d->lock);
-	pc_mag_t *m;
-	while (got < n && (m = pc_depot_take_full(d)) != NULL) {
-		size_t k = m->n < n - got ? m->n : n - got;
-		m->n -= (unsigned)k;
-		memcpy(objs + got, m->objs + m->n, k * sizeof(void *));
-		got += k;
-		if (m->n > 0 && rseq_refill(pc_rseq_off, pc->rslots,
-		    pc->rstride, pc->ncpu, pc->rcap, m->objs, m->n))
-			m->n = 0;
-		if (m->n > 0)
-			pc_depot_give_full(d, m);
-		else
-			pc_depot_give_empty(d, m);
+	if (got < n) {
+		pc_mag_t *rest;
+		/*
+		 * One hold of d->lock: what is not handed out goes back to the
+		 * array or the lists before it is dropped (pc_rseq_get_miss()).
+		 */
+		pthread_mutex_lock(&d->lock);
+		got += pc_depot_get_many_locked(d, objs + got, n - got, &rest);
+		if (rest != NULL) {
+			if (rseq_refill(pc_rseq_off, pc->rslots, pc->rstride,
+			    pc->ncpu, pc->rcap, rest->objs, rest->n))
+				rest->n = 0;
+			pc_depot_return_locked(d, rest);
+		}
+		pthread_mutex_unlock(&d->lock);
 	}
-	pthread_mutex_unlock(&d->lock);
-out:
 	/* Relaxed: a statistic. */
 	atomic_fetch_add_explicit(&pc->slow_gets, got, memory_order_relaxed);
 	return got;
@@ -351,20 +342,14 @@ void
 pc_rseq_put_bulk(pcache_t *pc, void *const *objs, size_t n)
 {
 	pc_mag_t *fulls = NULL;
-	const struct pc_slab *last = NULL;
 	size_t i = 0, done = 0;
 
-	/*
-	 * Every pointer is checked before any is put: once one is cached its
-	 * slab may be emptied and freed by an invalidation, and `last` with it.
-	 */
-	for (size_t j = 0; j < n; j++) {
-		if (objs[j] != NULL)
-			pc_obj_check_near(pc, objs[j], &last);
-	}
+	pc_obj_check_all(pc, objs, n);
 	while (i < n) {
-		void *chunk[128];
+		void *chunk[PC_MAG_MAX];
 		size_t k = 0, max = pc->magsize;
+
+		PC_ASSERT(max <= PC_MAG_MAX);
 
 		for (; i < n && k < max; i++) {
 			if (objs[i] != NULL) {
@@ -379,13 +364,15 @@ pc_rseq_put_bulk(pcache_t *pc, void *const *objs, size_t n)
 		if (fulls == NULL && rseq_refill(pc_rseq_off, pc->rslots,
 		    pc->rstride, pc->ncpu, pc->rcap, chunk, k))
 			continue;
-		pthread_mutex_lock(&pc->depot.lock);
-		pc_mag_t *m = pc_depot_take_empty(&pc->depot);
-		pthread_mutex_unlock(&pc->depot.lock);
+		pthread_mutex_lock(&pc->depot->lock);
+		pc_mag_t *m = pc_depot_take_empty(pc->depot);
+		pthread_mutex_unlock(&pc->depot->lock);
 		if (m == NULL && (m = pc_mag_alloc(pc)) == NULL) {
 			done -= k;
-			for (size_t j = 0; j < k; j++)
-				pc_rseq_put_slow(pc, chunk[j]);
+			for (size_t j = 0; j < k; j++) {
+				if (!pc_rseq_put_miss(pc, chunk[j]))
+					pc_depot_put(pc, chunk[j]);
+			}
 			continue;
 		}
 		memcpy(m->objs, chunk, k * sizeof(void *));
@@ -395,25 +382,10 @@ pc_rseq_put_bulk(pcache_t *pc, void *const *objs, size_t n)
 	}
 	if (fulls != NULL)
 		pc_depot_return_chain(pc, fulls);
-	else
-		pc_rseq_wake_check(pc);
+	else if (pc_hl_waiting(&pc->hl))
+		pc_hl_wake(&pc->hl);
 	/* Relaxed: a statistic. */
 	atomic_fetch_add_explicit(&pc->slow_puts, done, memory_order_relaxed);
-}
-
-/*
- * pc_rseq_wake_check: after a push, wake hard-limit sleepers if there are
- * any.  The load may be satisfied before the push's commit is visible to
- * others, but a sleeper announces itself with a full barrier and then
- * restarts this CPU's sections with membarrier (pc_rseq_own()) before it
- * looks, which drains our store: it either sees the object or we see it.
- */
-void
-pc_rseq_wake_check(pcache_t *pc)
-{
-	/* Relaxed: ordered by the membarrier described above. */
-	if (atomic_load_explicit(&pc->hl_waiters, memory_order_relaxed) != 0)
-		pc_hardlimit_wake(pc);
 }
 
 /*
@@ -484,18 +456,18 @@ pc_rseq_pop_owned(pcache_t *pc, unsigned cpu)
 }
 
 /*
- * pc_rseq_counts: a CPU's cached objects and fast-path counters, read
+ * pc_rseq_stats: a CPU's cached objects and fast-path counters, read
  * without exclusion (each is a single aligned word).
  */
 void
-pc_rseq_counts(const pcache_t *pc, unsigned cpu, uint64_t *cached,
-    uint64_t *hits, uint64_t *puts)
+pc_rseq_stats(const pcache_t *pc, unsigned cpu, struct pc_cpu_stats *st)
 {
 	const volatile pc_rslot_t *s = rslot(pc, cpu);
 
-	*cached = s->n;
-	*hits = s->hits;
-	*puts = s->puts;
+	st->cached = s->n;
+	st->hits = s->hits;
+	st->gets = s->hits;
+	st->puts = s->puts;
 }
 
 #else /* !PC_RSEQ_ARCH */

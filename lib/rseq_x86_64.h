@@ -1,6 +1,6 @@
 /*
  * rseq_x86_64.h -- the restartable critical sections of the per-CPU fast
- * path, for x86-64.  Included by percpu.c and rseq.c only.
+ * path, for x86-64.  Included by percpu.h only.
  *
  * Copyright (c) 2026 The libpcache developers.  BSD-2-Clause; see LICENSE.
  *

@@ -18,7 +18,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "pcache_impl.h"
+#include "debug.h"
+#include "slab.h"
 
 #define PC_DEFAULT_ALIGN 16
 #define PC_MAX_SLAB	((size_t)1 << 30)
@@ -184,6 +185,7 @@ slab_bucket(const pcache_t *pc, unsigned nfree)
 static void
 slab_unlink(pcache_t *pc, struct pc_slab *sl)
 {
+	PC_ASSERT(pc_mutex_held(&pc->slab_lock));
 	if (sl->prev != NULL)
 		sl->prev->next = sl->next;
 	else
@@ -248,7 +250,7 @@ slab_create(pcache_t *pc, int flags, size_t colour)
 		sl->freeidx[i] = (uint16_t)(pc->slab_nobj - 1 - i);
 	if (pc->dbg != NULL)
 		memset((char *)sl + pc->dbg_state_off, 0, pc->slab_nobj);
-	if (pc_pagemap_insert(sl, pc->slabsize) != 0) {
+	if (pc_pagemap_insert(mem, pc->slabsize, sl) != 0) {
 		if (pc->offslab)
 			free(sl);
 		goto fail;
@@ -266,11 +268,22 @@ slab_release(pcache_t *pc, struct pc_slab *sl)
 {
 	char *mem = sl->base;
 
-	pc_pagemap_remove(sl, pc->slabsize);
+	pc_pagemap_remove(mem, pc->slabsize);
 	pc_mem_raw(sl->objbase, (size_t)pc->slab_nobj * pc->objsize);
 	if (pc->offslab)
 		free(sl);
 	pc->alloc.free(pc->alloc.ctx, mem, pc->slabsize);
+}
+
+/* slabs_release: slab_release() for a chain linked through `next`. */
+static void
+slabs_release(pcache_t *pc, struct pc_slab *chain)
+{
+	while (chain != NULL) {
+		struct pc_slab *next = chain->next;
+		slab_release(pc, chain);
+		chain = next;
+	}
 }
 
 /*
@@ -355,7 +368,9 @@ pc_slab_put_many(pcache_t *pc, void *const *objs, size_t n)
 	pthread_mutex_lock(&pc->slab_lock);
 	for (size_t i = 0; i < n; i++) {
 		struct pc_slab *sl = pc_pagemap_lookup(objs[i]);
+		PC_ASSERT(sl != NULL && sl->pc == pc && sl->nfree < pc->slab_nobj);
 		size_t idx = (size_t)((char *)objs[i] - sl->objbase) / pc->objsize;
+		PC_ASSERT(sl->objbase + idx * pc->objsize == (char *)objs[i]);
 
 		sl->freeidx[sl->nfree++] = (uint16_t)idx;
 		if (pc->dbg != NULL)
@@ -373,17 +388,12 @@ pc_slab_put_many(pcache_t *pc, void *const *objs, size_t n)
 			gone = sl;
 		}
 	}
-	/* Relaxed: slab_lock orders this load against a sleeper's increment. */
-	bool wake = atomic_load_explicit(&pc->hl_waiters, memory_order_relaxed) != 0;
+	bool wake = pc_hl_waiting(&pc->hl);
 	pthread_mutex_unlock(&pc->slab_lock);
 
-	while (gone != NULL) {
-		struct pc_slab *next = gone->next;
-		slab_release(pc, gone);
-		gone = next;
-	}
+	slabs_release(pc, gone);
 	if (wake)
-		pc_hardlimit_wake(pc);
+		pc_hl_wake(&pc->hl);
 }
 
 /* pc_slab_put: pc_slab_put_many() for one object. */
@@ -429,7 +439,7 @@ pc_obj_destroy_many(pcache_t *pc, void *const *objs, size_t n)
 	for (size_t i = 0; PC_MEMCHECK && i < n; i++)
 		pc_mem_defined(objs[i], pc->usersize);
 	for (size_t i = 0; pc->dbg != NULL && i < n; i++)
-		pc_dbg_destroy(pc, objs[i]);
+		pc_dbg_destroy(pc, pc_pagemap_lookup(objs[i]), objs[i]);
 	if (pc->dtor != NULL) {
 		for (size_t i = 0; i < n; i++)
 			pc->dtor(pc->arg, objs[i]);
@@ -464,11 +474,7 @@ pc_slab_reclaim(pcache_t *pc)
 		n++;
 	}
 	pthread_mutex_unlock(&pc->slab_lock);
-	while (gone != NULL) {
-		struct pc_slab *next = gone->next;
-		slab_release(pc, gone);
-		gone = next;
-	}
+	slabs_release(pc, gone);
 	return n * pc->slabsize;
 }
 
@@ -500,15 +506,21 @@ pc_slab_prime(pcache_t *pc, size_t n)
 void
 pc_slab_fini(pcache_t *pc)
 {
+	struct pc_slab *gone = NULL;
+
+	pthread_mutex_lock(&pc->slab_lock);
 	for (unsigned l = 0; l < PC_NLISTS; l++) {
 		while (pc->slabs[l] != NULL) {
 			struct pc_slab *sl = pc->slabs[l];
 			slab_unlink(pc, sl);
-			slab_release(pc, sl);
+			sl->next = gone;
+			gone = sl;
 		}
 	}
 	pc->nslabs = 0;
 	pc->nfree = 0;
+	pthread_mutex_unlock(&pc->slab_lock);
+	slabs_release(pc, gone);
 }
 
 /*

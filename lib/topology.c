@@ -13,7 +13,8 @@
 
 #include <hwloc.h>
 
-#include "pcache_impl.h"
+#include "topology.h"
+#include "core.h"
 
 static pthread_once_t	 topo_once = PTHREAD_ONCE_INIT;
 static hwloc_topology_t	 topo;

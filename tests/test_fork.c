@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "objstate.h"
 #include "testutil.h"
 
 #define NCACHES		3
@@ -28,8 +29,6 @@
 #define HELD_MAX	48	/* per worker and cache */
 #define CHILD_SECONDS	10	/* a child still running then is deadlocked */
 #define CHILD_GETS	200
-
-enum { ST_RAW = 0, ST_CACHED = 1, ST_INUSE = 2, ST_DEAD = 3 };
 
 /*
  * An object: its state word, changed with compare-and-swap on every get,
@@ -65,47 +64,35 @@ static struct {
 	struct fcache c[NCACHES];
 	struct worker wk[NWORKERS];
 	atomic_int stop;
-	atomic_int errors;
+	struct ostate os;	/* every object's state moves, and the errors */
 	atomic_uint_fast64_t ops;
 	unsigned ncpu;
 	unsigned cpus[64];
 } W;
 
-/* report: count an object error, printing the first few. */
+/* report: count an error, printing the first few. */
 static void
 report(const char *what, const void *obj)
 {
-	if (atomic_fetch_add(&W.errors, 1) < 10)
-		fprintf(stderr, "fork: %s (object %p, pid %d)\n", what, obj, (int)getpid());
+	ostate_report(&W.os, what, obj);
 }
 
-/* f_ctor, f_dtor: move the state word, reporting any illegal move. */
+/* f_ctor, f_dtor: move the state word (objstate.h), counting per cache. */
 static int
 f_ctor(void *arg, void *obj, int flags)
 {
 	struct fcache *c = arg;
-	struct fobj *o = obj;
-	unsigned was = atomic_load(&o->state);
 
-	(void)flags;
-	if (was == ST_CACHED || was == ST_INUSE)
-		report("ctor on a constructed object", obj);
-	atomic_store(&o->state, ST_CACHED);
 	atomic_fetch_add(&c->ctor, 1);
-	return 0;
+	return ostate_ctor(&W.os, obj, flags);
 }
 
 static void
 f_dtor(void *arg, void *obj)
 {
 	struct fcache *c = arg;
-	struct fobj *o = obj;
-	unsigned was = atomic_exchange(&o->state, ST_DEAD);
 
-	if (was == ST_INUSE)
-		report("dtor on an object in use", obj);
-	else if (was != ST_CACHED)
-		report("dtor on an object not constructed", obj);
+	ostate_dtor(&W.os, obj);
 	atomic_fetch_add(&c->dtor, 1);
 }
 
@@ -120,11 +107,7 @@ word(const struct fobj *o, uint32_t owner, unsigned i)
 static void
 took(struct fobj *o, uint32_t owner)
 {
-	unsigned want = ST_CACHED;
-
-	if (!atomic_compare_exchange_strong(&o->state, &want, ST_INUSE))
-		report(want == ST_INUSE ? "object handed out twice" :
-		    "object handed out not constructed", o);
+	ostate_took(&W.os, o);
 	o->owner = owner;
 	for (unsigned i = 0; i < 7; i++)
 		o->words[i] = word(o, owner, i);
@@ -134,8 +117,6 @@ took(struct fobj *o, uint32_t owner)
 static void
 giving(struct fobj *o, uint32_t owner)
 {
-	unsigned want = ST_INUSE;
-
 	if (o->owner != owner)
 		report("object changed hands while in use", o);
 	for (unsigned i = 0; i < 7; i++) {
@@ -144,8 +125,7 @@ giving(struct fobj *o, uint32_t owner)
 			break;
 		}
 	}
-	if (!atomic_compare_exchange_strong(&o->state, &want, ST_CACHED))
-		report("object lost its in-use state", o);
+	ostate_giving(&W.os, o);
 }
 
 /* ---- the parent's threads ---------------------------------------------- */
@@ -402,7 +382,7 @@ child_use(unsigned k, int cpu)
 	pcache_reclaim(pc);
 	st = child_stats(pc);
 	CHILD_CHECK(offset(&st) == off0, "cache %u: balance moved", k);
-	CHILD_CHECK(atomic_load(&W.errors) == 0, "cache %u: object errors", k);
+	CHILD_CHECK(atomic_load(&W.os.errors) == 0, "cache %u: object errors", k);
 	return st.in_use;
 }
 
@@ -465,7 +445,7 @@ child_main(bool sweeping)
 	    "fresh cache: ctor %llu dtor %llu",
 	    (unsigned long long)atomic_load(&fresh.ctor),
 	    (unsigned long long)atomic_load(&fresh.dtor));
-	CHILD_CHECK(atomic_load(&W.errors) == 0, "object errors");
+	CHILD_CHECK(atomic_load(&W.os.errors) == 0, "object errors");
 	child_exit(busy ? 3 : 0);
 }
 
@@ -514,6 +494,7 @@ run_forks(bool sweeping)
 	unsigned seed = 4242;
 
 	memset(&W, 0, sizeof(W));
+	W.os.who = "fork";
 	W.ncpu = allowed_cpus(W.cpus, 64);
 	for (unsigned k = 0; k < NCACHES; k++) {
 		struct fcache *c = &W.c[k];
@@ -567,7 +548,7 @@ run_forks(bool sweeping)
 	printf("fork%s: %u forks, %u children destroyed every cache, %llu parent ops\n",
 	    sweeping ? " (sweeping)" : "", nfork, clean,
 	    (unsigned long long)atomic_load(&W.ops));
-	ck_assert_int_eq(atomic_load(&W.errors), 0);
+	ck_assert_int_eq(atomic_load(&W.os.errors), 0);
 	ck_assert_uint_gt(atomic_load(&W.ops), 0);
 	for (unsigned k = 0; k < NCACHES; k++) {
 		struct fcache *c = &W.c[k];

@@ -44,7 +44,7 @@ START_TEST(depot_lists_and_working_set_trim)
 	struct pcache_config cfg = tobj_config(64, &tc);
 	cfg.flags = PCACHE_NOCPU;
 	pcache_t *pc = pcache_create("depot", &cfg);
-	pc_depot_t *d = &pc->depot;
+	pc_depot_t *d = pc->depot;
 
 	for (int i = 0; i < 4; i++) {
 		pc_mag_t *m = full_mag(pc);
@@ -82,7 +82,7 @@ START_TEST(loose_magazine_is_lifo_and_spills_whole)
 	struct pcache_config cfg = tobj_config(64, &tc);
 	cfg.flags = PCACHE_NOCPU;
 	pcache_t *pc = pcache_create("loose", &cfg);
-	pc_depot_t *d = &pc->depot;
+	pc_depot_t *d = pc->depot;
 	unsigned m = pc->magsize;
 	void **objs = calloc(2 * m + 1, sizeof(void *));
 
@@ -102,7 +102,10 @@ START_TEST(loose_magazine_is_lifo_and_spills_whole)
 	ck_assert_uint_eq(d->nempty, 1);
 	pc_depot_put(pc, objs[2 * m - 1]);
 	pc_depot_put(pc, objs[2 * m]);
-	ck_assert_uint_eq(pc_depot_cached_locked(d), 2 * m + 1);
+	pc_depot_lock(pc);
+	uint64_t cached = pc_depot_cached_locked(d);
+	pc_depot_unlock(pc);
+	ck_assert_uint_eq(cached, 2 * m + 1);
 
 	pthread_mutex_lock(&d->lock);
 	pc_mag_t *chain = pc_depot_detach_locked(d);
@@ -130,6 +133,52 @@ START_TEST(loose_magazine_is_lifo_and_spills_whole)
 }
 END_TEST
 
+#ifdef PCACHE_ASSERTS
+/* give_full_unlocked: a depot list changed without the depot lock. */
+static void
+give_full_unlocked(void *arg)
+{
+	pcache_t *pc = arg;
+
+	pc_depot_give_full(pc->depot, full_mag(pc));
+}
+
+/* give_full_empty: an empty magazine given to the full list. */
+static void
+give_full_empty(void *arg)
+{
+	pcache_t *pc = arg;
+	pc_mag_t *m = pc_mag_alloc(pc);
+
+	pc_depot_lock(pc);
+	pc_depot_give_full(pc->depot, m);
+}
+#endif
+
+/*
+ * Assertions (in builds with PCACHE_ASSERTS): a depot list changed without
+ * the lock, or a magazine on the wrong list, aborts naming the check.
+ */
+START_TEST(assertions_catch_misuse)
+{
+#ifdef PCACHE_ASSERTS
+	struct tcounts tc = { 0 };
+	struct pcache_config cfg = tobj_config(64, &tc);
+	cfg.flags = PCACHE_NOCPU;
+	pcache_t *pc = pcache_create("asserts", &cfg);
+	const char *want_lock[] = { "assertion failed", "pc_mutex_held", NULL };
+	const char *want_n[] = { "assertion failed", "m->n > 0", NULL };
+
+	ck_assert_ptr_nonnull(pc);
+	expect_abort_output(give_full_unlocked, pc, want_lock);
+	expect_abort_output(give_full_empty, pc, want_n);
+	ck_assert_int_eq(pcache_destroy(pc), 0);
+#else
+	printf("assertions not compiled in; nothing to check\n");
+#endif
+}
+END_TEST
+
 static Suite *
 magazine_suite(void)
 {
@@ -139,6 +188,7 @@ magazine_suite(void)
 	tcase_add_test(tc, capacity_shrinks_with_object_size);
 	tcase_add_test(tc, depot_lists_and_working_set_trim);
 	tcase_add_test(tc, loose_magazine_is_lifo_and_spills_whole);
+	tcase_add_test(tc, assertions_catch_misuse);
 	suite_add_tcase(s, tc);
 	return s;
 }

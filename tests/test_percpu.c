@@ -302,7 +302,7 @@ START_TEST(busy_slot_diverts_and_local_drain_waits)
 	/* Slot busy: a get/put on that CPU goes through the depot. */
 	b.n = 3;
 	on_cpu(cpu, batch_cycle, &b);
-	ck_assert_uint_eq(pc->depot.loose->n, 3);
+	ck_assert_uint_eq(pc->depot->loose->n, 3);
 	pthread_create(&dr, NULL, local_drainer, &d);
 	usleep(50 * 1000);
 	ck_assert_int_eq(atomic_load(&d.done), 0);	/* waits for the holder */

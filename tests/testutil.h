@@ -23,7 +23,7 @@
 #include <unistd.h>
 
 #include "pcache.h"
-#include "pcache_impl.h"
+#include "api.h"	/* every layer's internals, for white-box checks */
 
 /*
  * A ctor/dtor pair that counts its calls and stamps each object, so that a
@@ -117,14 +117,10 @@ cpu_capacity(const pcache_t *pc)
 static inline uint64_t
 cpu_cached(pcache_t *pc, unsigned cpu)
 {
-#ifdef PC_RSEQ_ARCH
-	if (pc->rseq) {
-		uint64_t n, hits, puts;
-		pc_rseq_counts(pc, cpu, &n, &hits, &puts);
-		return n;
-	}
-#endif
-	return pc_slot_cached_locked(&pc->slots[cpu]);
+	struct pc_cpu_stats st;
+
+	pc_cpu_stats(pc, cpu, &st);
+	return st.cached;
 }
 
 /*
@@ -135,21 +131,13 @@ cpu_cached(pcache_t *pc, unsigned cpu)
 static inline void
 slot_hold(pcache_t *pc, unsigned cpu)
 {
-	pc_slot_lock(&pc->slots[cpu]);
-#ifdef PC_RSEQ_ARCH
-	if (pc->rseq)
-		pc_rseq_own(pc, cpu);
-#endif
+	pc_cpu_lock(pc, cpu);
 }
 
 static inline void
 slot_release(pcache_t *pc, unsigned cpu)
 {
-#ifdef PC_RSEQ_ARCH
-	if (pc->rseq)
-		pc_rseq_release(pc, cpu);
-#endif
-	pc_slot_unlock(&pc->slots[cpu]);
+	pc_cpu_unlock(pc, cpu);
 }
 
 /* A counting page allocator over mmap, with an optional failure switch. */

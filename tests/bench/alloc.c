@@ -38,7 +38,7 @@
 
 #include "bench.h"
 #include "pcache.h"
-#include "pcache_impl.h"
+#include "api.h"
 
 #define CHUNK		10000		/* pair iterations per timed chunk */
 #define PAGE_SIZE_PT	4096

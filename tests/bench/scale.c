@@ -17,7 +17,7 @@
 #include <time.h>
 
 #include "pcache.h"
-#include "pcache_impl.h"
+#include "api.h"
 
 #define OBJSIZE	64
 #define MAXT	256

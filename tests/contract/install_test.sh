@@ -19,3 +19,14 @@ bad=$(nm -D --defined-only "$libdir/libpcache.so.0" | awk '$2 ~ /[TDBR]/ {print 
 cc -std=c11 -Wall -Wextra -Werror -o "$dest/contract" "$src/tests/contract/contract.c" \
     $(pkg-config --cflags --libs libpcache)
 LD_LIBRARY_PATH="$libdir" "$dest/contract"
+# The static archive: pcache_* is all it makes global, and a program
+# links against it with the archive's own dependencies.
+test -f "$libdir/libpcache.a" || { echo "no libpcache.a installed"; exit 1; }
+bad=$(nm -g --defined-only "$libdir/libpcache.a" | awk 'NF == 3 {print $3}' | grep -v '^pcache_' || true)
+[ -z "$bad" ] || { echo "libpcache.a makes global: $bad"; exit 1; }
+n=$(nm -g --defined-only "$libdir/libpcache.a" | awk 'NF == 3 {print $3}' | grep -c '^pcache_')
+[ "$n" -ge 15 ] || { echo "libpcache.a exports only $n pcache_* symbols"; exit 1; }
+# shellcheck disable=SC2046
+cc -std=c11 -Wall -Wextra -Werror -o "$dest/contract-static" "$src/tests/contract/contract.c" \
+    $(pkg-config --cflags libpcache) "$libdir/libpcache.a" -lhwloc -pthread
+"$dest/contract-static"

@@ -44,7 +44,7 @@
 #include <string.h>
 
 #include "pcache.h"
-#include "pcache_impl.h"
+#include "api.h"
 
 #define NCACHE		3
 #define MAX_HELD	256	/* objects out per cache */

@@ -1,0 +1,28 @@
+/*
+ * api.h -- what the files of the public-API layer (alloc.c, cache.c,
+ * invalidate.c, fork.c) offer one another.  Nothing below calls these.
+ *
+ * Copyright (c) 2026 The libpcache developers.  BSD-2-Clause; see LICENSE.
+ */
+#ifndef PC_API_H
+#define PC_API_H
+
+#include "core.h"
+#include "debug.h"
+#include "magazine.h"
+#include "percpu.h"
+#include "slab.h"
+#include "topology.h"
+
+/* invalidate.c: holding and emptying the whole cache layer. */
+void		 pc_lock_all(pcache_t *pc);
+void		 pc_lock_cpus_depot(pcache_t *pc);
+void		 pc_unlock_all(pcache_t *pc);
+pc_mag_t	*pc_detach_all_locked(pcache_t *pc, size_t *nbuf);
+uint64_t	 pc_cached_all_locked(pcache_t *pc);
+
+/* fork.c: the registry of caches. */
+void		 pc_fork_register(pcache_t *pc);
+void		 pc_fork_unregister(pcache_t *pc);
+
+#endif /* PC_API_H */

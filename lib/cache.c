@@ -1,0 +1,226 @@
+/*
+ * cache.c -- the life of a cache: creation, destruction, limits, priming,
+ * reclaim and statistics.
+ *
+ * Copyright (c) 2026 The libpcache developers.  BSD-2-Clause; see LICENSE.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+
+/*
+ * pcache_create: see pcache.h.  Checks the configuration, lays out the
+ * slabs, and sets up the depot and (unless PCACHE_NOCPU) the CPU slots.
+ */
+pcache_t *
+pcache_create(const char *name, const struct pcache_config *cfg)
+{
+	pcache_t *pc;
+	int error;
+
+	if (cfg == NULL || cfg->size == 0 ||
+	    (cfg->align & (cfg->align - 1)) != 0 ||
+	    (cfg->flags & ~(unsigned)(PCACHE_NOCPU | PCACHE_DEBUG)) != 0) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if ((pc = calloc(1, sizeof(*pc))) == NULL) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	snprintf(pc->name, sizeof(pc->name), "%s", name != NULL ? name : "");
+	pc->flags = cfg->flags | (pc_env_debug() ? PCACHE_DEBUG : 0);
+	pc->ctor = cfg->ctor;
+	pc->dtor = cfg->dtor;
+	pc->arg = cfg->arg;
+	if ((error = pc_slab_init(pc, cfg)) != 0) {
+		free(pc);
+		errno = error;
+		return NULL;
+	}
+	pc->magsize = pc_mag_capacity(pc->objsize);
+	pc->ncpu = pc_topo_ncpu();
+	if (pthread_mutex_init(&pc->slab_lock, NULL) != 0)
+		goto fail_slab;
+	if (pc_hl_init(&pc->hl) != 0)
+		goto fail_hl;
+	if (pc_depot_init(pc) != 0)
+		goto fail_depot;
+	if (pthread_mutex_init(&pc->drain_lock, NULL) != 0)
+		goto fail_drain;
+	/* A checked cache has no per-CPU layer: its calls reach the hooks. */
+	bool percpu = (pc->flags & (PCACHE_NOCPU | PCACHE_DEBUG)) == 0;
+	if ((pc->flags & PCACHE_DEBUG) != 0 && pc_dbg_init(pc) != 0)
+		goto fail_dbg;
+	if (percpu && pc_cpu_init(pc) != 0)
+		goto fail_cpu;
+	pc_fork_register(pc);
+	return pc;
+
+fail_cpu:
+	pc_dbg_fini(pc);
+fail_dbg:
+	pthread_mutex_destroy(&pc->drain_lock);
+fail_drain:
+	pc_depot_fini(pc);
+fail_depot:
+	pc_hl_fini(&pc->hl);
+fail_hl:
+	pthread_mutex_destroy(&pc->slab_lock);
+fail_slab:
+	free(pc);
+	errno = ENOMEM;
+	return NULL;
+}
+
+/*
+ * pcache_destroy: see pcache.h.  Holds the whole cache layer while counting, so that
+ * EBUSY leaves the cache exactly as it was.
+ */
+int
+pcache_destroy(pcache_t *pc)
+{
+	if (pc == NULL)
+		return 0;
+	pc_lock_all(pc);
+	uint64_t cached = pc_cached_all_locked(pc);
+	pthread_mutex_lock(&pc->slab_lock);
+	size_t nout = pc->nout;
+	pthread_mutex_unlock(&pc->slab_lock);
+	if (nout > cached) {
+		pc_unlock_all(pc);
+		pthread_mutex_unlock(&pc->drain_lock);
+		return EBUSY;
+	}
+	size_t nbuf;
+	pc_mag_t *chain = pc_detach_all_locked(pc, &nbuf);
+	pc_unlock_all(pc);
+	pthread_mutex_unlock(&pc->drain_lock);
+	pc_fork_unregister(pc);
+	pc_mag_destroy_chain(pc, chain);
+	pc_obj_destroy_many(pc, pc->drainbuf, nbuf);
+
+	pc_cpu_fini(pc);
+	pc_dbg_fini(pc);
+	pc_depot_fini(pc);
+	pc_slab_fini(pc);
+	pc_hl_fini(&pc->hl);
+	pthread_mutex_destroy(&pc->slab_lock);
+	pthread_mutex_destroy(&pc->drain_lock);
+	free(pc);
+	return 0;
+}
+
+/*
+ * pcache_reclaim: see pcache.h.  Depot first, since freeing its magazines
+ * can empty slabs that the slab pass then gives back.
+ */
+size_t
+pcache_reclaim(pcache_t *pc)
+{
+	pc_depot_trim(pc);
+	return pc_slab_reclaim(pc);
+}
+
+/*
+ * set_limit: store one of the slab layer's limits under slab_lock and wake
+ * hard-limit sleepers, who re-check.
+ */
+static int
+set_limit(pcache_t *pc, size_t *field, size_t n)
+{
+	pthread_mutex_lock(&pc->slab_lock);
+	*field = n;
+	pthread_mutex_unlock(&pc->slab_lock);
+	pc_hl_wake(&pc->hl);
+	return 0;
+}
+
+int
+pcache_set_lowat(pcache_t *pc, size_t n)
+{
+	return pc == NULL ? EINVAL : set_limit(pc, &pc->lowat, n);
+}
+
+int
+pcache_set_hiwat(pcache_t *pc, size_t n)
+{
+	return pc == NULL ? EINVAL : set_limit(pc, &pc->hiwat, n);
+}
+
+int
+pcache_set_hardlimit(pcache_t *pc, size_t n)
+{
+	if (pc == NULL)
+		return EINVAL;
+	pthread_mutex_lock(&pc->slab_lock);
+	/* Relaxed: slab_lock orders it for the slab layer's readers. */
+	atomic_store_explicit(&pc->hardlimit, n, memory_order_relaxed);
+	pthread_mutex_unlock(&pc->slab_lock);
+	pc_hl_wake(&pc->hl);
+	return 0;
+}
+
+/* pcache_prime: see pcache.h. */
+int
+pcache_prime(pcache_t *pc, size_t n)
+{
+	return pc == NULL ? EINVAL : pc_slab_prime(pc, n);
+}
+
+/*
+ * pcache_get_stats: see pcache.h.  Reads each CPU (taking its slot lock on
+ * the locked layer), then the depot, then the slab layer, one at a time.
+ */
+int
+pcache_get_stats(pcache_t *pc, struct pcache_stats *st)
+{
+	uint64_t gets, puts, nfull, nempty;
+
+	if (pc == NULL || st == NULL)
+		return EINVAL;
+	memset(st, 0, sizeof(*st));
+	st->objsize = pc->objsize;
+	st->magsize = pc->magsize;
+	st->fastpath = pc->rseq ? PCACHE_FASTPATH_RSEQ :
+	    pc_cpu_enabled(pc) ? PCACHE_FASTPATH_LOCK : PCACHE_FASTPATH_NONE;
+	for (unsigned i = 0; pc_cpu_enabled(pc) && i < pc->ncpu; i++) {
+		struct pc_cpu_stats cs;
+		pc_cpu_stats(pc, i, &cs);
+		st->gets += cs.gets;
+		st->puts += cs.puts;
+		st->cpu_hits += cs.hits;
+		st->cached_cpu += cs.cached;
+	}
+	pc_depot_stats(pc, &gets, &puts, &st->cached_depot, &nfull, &nempty);
+	st->gets += gets;
+	st->puts += puts;
+	st->depot_full = nfull;
+	st->depot_empty = nempty;
+	pthread_mutex_lock(&pc->slab_lock);
+	st->slabs = pc->nslabs;
+	st->bytes = (uint64_t)pc->nslabs * pc->slabsize;
+	st->slab_free = pc->nfree;
+	size_t nout = pc->nout;
+	pthread_mutex_unlock(&pc->slab_lock);
+	/* Relaxed: statistics. */
+	st->gets += atomic_load_explicit(&pc->slow_gets, memory_order_relaxed);
+	st->puts += atomic_load_explicit(&pc->slow_puts, memory_order_relaxed);
+	st->ctor_calls = atomic_load_explicit(&pc->ctor_calls, memory_order_relaxed);
+	st->dtor_calls = atomic_load_explicit(&pc->dtor_calls, memory_order_relaxed);
+	st->hardlimit_waits = atomic_load_explicit(&pc->hl_waits, memory_order_relaxed);
+	/* Exact when quiescent on either layer, unlike gets - puts (rseq.c). */
+	uint64_t cached = st->cached_cpu + st->cached_depot;
+	st->in_use = nout > cached ? nout - cached : 0;
+	return 0;
+}
+
+/* pcache_cpu_count: see pcache.h. */
+unsigned
+pcache_cpu_count(void)
+{
+	return pc_topo_ncpu();
+}
