@@ -56,6 +56,27 @@ gate_dtor(void *arg, void *obj)
 	tobj_dtor(&((struct gate *)arg)->tc, obj);
 }
 
+/*
+ * gate_cache: a cache of 64-byte objects built by gate_ctor, with the
+ * caller pinned to its first allowed CPU, which *cpu names.
+ */
+static pcache_t *
+gate_cache(struct gate *g, const char *name, unsigned *cpu)
+{
+	struct pcache_config cfg = tobj_config(64, &g->tc);
+	unsigned cpus[64];
+
+	cfg.ctor = gate_ctor;
+	cfg.dtor = gate_dtor;
+	cfg.arg = g;
+	allowed_cpus(cpus, 64);
+	bind_to(cpus[0]);
+	*cpu = cpus[0];
+	pcache_t *pc = pcache_create(name, &cfg);
+	ck_assert_ptr_nonnull(pc);
+	return pc;
+}
+
 struct bulk_call {
 	pcache_t *pc;
 	unsigned cpu;
@@ -92,16 +113,9 @@ START_TEST(bulk_failed_get_after_invalidate)
 {
 	struct gate g = { .lock = PTHREAD_MUTEX_INITIALIZER,
 	    .cv = PTHREAD_COND_INITIALIZER };
-	struct pcache_config cfg = tobj_config(64, &g.tc);
-	unsigned cpus[64];
+	unsigned cpu;
+	pcache_t *pc = gate_cache(&g, "bulk-stale", &cpu);
 
-	cfg.ctor = gate_ctor;
-	cfg.dtor = gate_dtor;
-	cfg.arg = &g;
-	allowed_cpus(cpus, 64);
-	bind_to(cpus[0]);
-	pcache_t *pc = pcache_create("bulk-stale", &cfg);
-	ck_assert_ptr_nonnull(pc);
 	atomic_store(&g.tc.gen, 1);
 	struct tobj *old = pcache_get(pc, PCACHE_WAITOK);
 	ck_assert_ptr_nonnull(old);
@@ -109,7 +123,7 @@ START_TEST(bulk_failed_get_after_invalidate)
 	pcache_put(pc, old);
 
 	g.armed = true;
-	struct bulk_call c = { .pc = pc, .cpu = cpus[0], .n = 2,
+	struct bulk_call c = { .pc = pc, .cpu = cpu, .n = 2,
 	    .flags = PCACHE_WAITOK };
 	pthread_t t;
 	pthread_create(&t, NULL, bulk_thread, &c);
@@ -157,16 +171,9 @@ START_TEST(bulk_failed_get_keeps_current)
 {
 	struct gate g = { .lock = PTHREAD_MUTEX_INITIALIZER,
 	    .cv = PTHREAD_COND_INITIALIZER, .result = ENOMEM, .open = true };
-	struct pcache_config cfg = tobj_config(64, &g.tc);
-	unsigned cpus[64];
+	unsigned cpu;
+	pcache_t *pc = gate_cache(&g, "bulk-current", &cpu);
 
-	cfg.ctor = gate_ctor;
-	cfg.dtor = gate_dtor;
-	cfg.arg = &g;
-	allowed_cpus(cpus, 64);
-	bind_to(cpus[0]);
-	pcache_t *pc = pcache_create("bulk-current", &cfg);
-	ck_assert_ptr_nonnull(pc);
 	void *first = pcache_get(pc, PCACHE_WAITOK);
 	ck_assert_ptr_nonnull(first);
 	pcache_put(pc, first);
