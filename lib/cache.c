@@ -71,6 +71,7 @@ fail_depot:
 fail_hl:
 	pthread_mutex_destroy(&pc->slab_lock);
 fail_slab:
+	pc_region_fini(&pc->region);
 	free(pc);
 	errno = ENOMEM;
 	return NULL;

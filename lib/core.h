@@ -13,6 +13,7 @@
  *             fault injection), hardlimit.c (the hard-limit wait/wake
  *             protocol)
  *   pagemap   pagemap.c       address -> slab map, read without locks
+ *   region    region.c        the built-in allocator's reserved region
  *   slab      slab.c          slabs, raw objects, ctor/dtor boundary
  *   magazine  magazine.c      magazines and the depot
  *   percpu    percpu.c        per-CPU slots and the locked layer,
@@ -48,6 +49,7 @@
 
 #include "pcache.h"
 #include "hardlimit.h"
+#include "region.h"
 
 #if defined(__GNUC__) || defined(__clang__)
 #define PC_LIKELY(x)	__builtin_expect(!!(x), 1)
@@ -193,6 +195,7 @@ struct pcache {
 	size_t		 align;
 	size_t		 slabsize;
 	unsigned	 slab_nobj;
+	size_t		 slab_span;	/* slab_nobj * objsize */
 	uint64_t	 objsize_div;	/* ceil(2^64 / objsize), for the put check */
 	unsigned	 flags;
 	unsigned	 magsize;	/* objects per magazine, <= PC_MAG_MAX */
@@ -226,6 +229,9 @@ struct pcache {
 	atomic_uint_fast64_t inval_gen;
 
 	struct pc_depot	*depot;		/* magazine.c */
+
+	/* region.c: the built-in allocator's slabs; take/give under slab_lock. */
+	struct pc_region region;
 
 	/* slab.c, under slab_lock. */
 	pthread_mutex_t	 slab_lock;

@@ -27,14 +27,24 @@
 
 /*
  * builtin_alloc: `size` bytes of fresh anonymous memory aligned to `size`,
- * or NULL.  Maps twice the size and trims both ends when the system page
- * is smaller than the slab.
+ * or NULL: a place in the cache's region (ctx) when it has one and room,
+ * else a mapping of its own, made twice the size and trimmed at both ends
+ * when the system page is smaller than the slab.  No lock held; takes
+ * slab_lock for the region.
  */
 static void *
 builtin_alloc(void *ctx, size_t size, int flags)
 {
-	(void)ctx;
+	pcache_t *pc = ctx;
 	(void)flags;
+
+	if (pc->region.len != 0) {
+		pthread_mutex_lock(&pc->slab_lock);
+		void *p = pc_region_take(&pc->region);
+		pthread_mutex_unlock(&pc->slab_lock);
+		if (p != NULL)
+			return p;
+	}
 	size_t pgsz = (size_t)sysconf(_SC_PAGESIZE);
 	size_t len = size <= pgsz ? size : 2 * size;
 	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
@@ -52,11 +62,28 @@ builtin_alloc(void *ctx, size_t size, int flags)
 	return aligned;
 }
 
-/* builtin_free: unmap what builtin_alloc() returned. */
+/* in_region: whether mem lies in the cache's region. */
+static bool
+in_region(const pcache_t *pc, const void *mem)
+{
+	return (uintptr_t)mem - pc->region.base < pc->region.len;
+}
+
+/*
+ * builtin_free: give back what builtin_alloc() returned: its region place
+ * (pages returned to the system) or its mapping.  No lock held.
+ */
 static void
 builtin_free(void *ctx, void *mem, size_t size)
 {
-	(void)ctx;
+	pcache_t *pc = ctx;
+
+	if (in_region(pc, mem)) {
+		pthread_mutex_lock(&pc->slab_lock);
+		pc_region_give(&pc->region, mem);
+		pthread_mutex_unlock(&pc->slab_lock);
+		return;
+	}
 	munmap(mem, size);
 }
 
@@ -118,7 +145,7 @@ pc_slab_init(pcache_t *pc, const struct pcache_config *cfg)
 		pc->slabsize = a->pagesize ? a->pagesize : PC_MIN_SLAB;
 	} else {
 		pc->alloc = (struct pcache_allocator){ builtin_alloc,
-		    builtin_free, 0, NULL };
+		    builtin_free, 0, pc };
 		pc->slabsize = PC_MIN_SLAB;
 		while (pc->slabsize < 8 * pc->objsize &&
 		    pc->slabsize < PC_AUTO_SLAB_MAX)
@@ -162,6 +189,14 @@ pc_slab_init(pcache_t *pc, const struct pcache_config *cfg)
 	/* Colour in alignment steps, as Bonwick's slab allocator does. */
 	pc->colour_step = align;
 	pc->colour_max = spare - spare % pc->colour_step;
+	pc->slab_span = nobj * pc->objsize;
+	/*
+	 * The built-in allocator carves slabs from a reserved region where it
+	 * can.  Objects there sit at the same offsets in every slab, so that
+	 * the put check needs no slab header: no colouring.
+	 */
+	if (cfg->allocator == NULL && pc_region_init(&pc->region, pc->slabsize))
+		pc->colour_max = 0;
 	pc->objsize_div = UINT64_MAX / pc->objsize + 1;
 	pc->hiwat = SIZE_MAX;
 	return 0;
@@ -256,6 +291,8 @@ slab_create(pcache_t *pc, int flags, size_t colour)
 		goto fail;
 	}
 	pc_mem_noaccess(sl->objbase, (size_t)pc->slab_nobj * pc->objsize);
+	if (in_region(pc, mem))
+		pc_region_mark(&pc->region, mem, true);
 	return sl;
 fail:
 	pc->alloc.free(pc->alloc.ctx, mem, pc->slabsize);
@@ -268,6 +305,8 @@ slab_release(pcache_t *pc, struct pc_slab *sl)
 {
 	char *mem = sl->base;
 
+	if (in_region(pc, mem))
+		pc_region_mark(&pc->region, mem, false);
 	pc_pagemap_remove(mem, pc->slabsize);
 	pc_mem_raw(sl->objbase, (size_t)pc->slab_nobj * pc->objsize);
 	if (pc->offslab)
@@ -521,6 +560,7 @@ pc_slab_fini(pcache_t *pc)
 	pc->nfree = 0;
 	pthread_mutex_unlock(&pc->slab_lock);
 	slabs_release(pc, gone);
+	pc_region_fini(&pc->region);
 }
 
 /*

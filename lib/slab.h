@@ -56,15 +56,33 @@ pc_obj_check_in(pcache_t *pc, const void *obj, const struct pc_slab *sl)
 		pc_obj_bad(pc, obj, sl);
 	uintptr_t off = (uintptr_t)obj - (uintptr_t)sl->objbase;
 	if (PC_UNLIKELY((uintptr_t)obj < (uintptr_t)sl->objbase ||
-	    off >= (uintptr_t)pc->slab_nobj * pc->objsize ||
+	    off >= pc->slab_span ||
 	    (uint64_t)off * pc->objsize_div >= pc->objsize_div))
 		pc_obj_bad(pc, obj, sl);
 }
 
-/* pc_obj_check: pc_obj_check_in() with the page map's answer.  Lock-free. */
+/*
+ * pc_obj_check: abort unless `obj` is the start of an object of this
+ * cache.  Lock-free.  Inside the cache's region (region.h) it needs no
+ * slab header: a range test, a mask, the divisibility test on the offset
+ * within the slab (objects sit at the same offsets in every region slab),
+ * and one bitmap load that refuses a slab given back.  Elsewhere (a user
+ * allocator, a cache whose region is full or absent) the page map finds
+ * the slab.  Either way a refusal is explained by pc_obj_bad().
+ */
 static inline void
 pc_obj_check(pcache_t *pc, const void *obj)
 {
+	uintptr_t off = (uintptr_t)obj - pc->region.base;
+
+	if (PC_LIKELY(off < pc->region.len)) {
+		uintptr_t in = (off & (pc->slabsize - 1)) - pc->slab_first;
+		if (PC_UNLIKELY(in >= pc->slab_span ||
+		    (uint64_t)in * pc->objsize_div >= pc->objsize_div ||
+		    !pc_region_live(&pc->region, off)))
+			pc_obj_bad(pc, obj, pc_pagemap_lookup(obj));
+		return;
+	}
 	pc_obj_check_in(pc, obj, pc_pagemap_lookup(obj));
 }
 
@@ -72,16 +90,50 @@ pc_obj_check(pcache_t *pc, const void *obj)
  * pc_obj_check_near: pc_obj_check() for a run of objects, skipping the page
  * map while they stay in the slab *last the previous check found.  That
  * slab cannot be freed meanwhile: the previous object, ours until a moment
- * ago, is still out of the slab layer.
+ * ago, is still out of the slab layer.  In the region there is no map to
+ * skip.
  */
 static inline void
 pc_obj_check_near(pcache_t *pc, const void *obj, const struct pc_slab **last)
 {
 	const struct pc_slab *sl = *last;
 
+	if ((uintptr_t)obj - pc->region.base < pc->region.len) {
+		pc_obj_check(pc, obj);
+		return;
+	}
 	if (sl == NULL || (uintptr_t)obj - (uintptr_t)sl->base >= pc->slabsize)
 		*last = sl = pc_pagemap_lookup(obj);
 	pc_obj_check_in(pc, obj, sl);
+}
+
+/*
+ * region_all_good: whether every entry of objs[0..n-1] is an object of a
+ * live slab of the cache's region, by pc_obj_check()'s tests, the bitmap
+ * read once per run of entries in one slab.  False at the first entry
+ * that fails (NULL included): the caller then checks one by one.
+ */
+static inline bool
+region_all_good(const pcache_t *pc, void *const *objs, size_t n)
+{
+	const struct pc_region *r = &pc->region;
+	uintptr_t mask = pc->slabsize - 1, first = pc->slab_first;
+	uintptr_t span = pc->slab_span, last = UINTPTR_MAX;
+	uint64_t div = pc->objsize_div;
+
+	for (size_t i = 0; i < n; i++) {
+		uintptr_t off = (uintptr_t)objs[i] - r->base;
+		uintptr_t in = (off & mask) - first;
+		if (PC_UNLIKELY(off >= r->len || in >= span ||
+		    (uint64_t)in * div >= div))
+			return false;
+		if (off >> r->shift != last) {
+			if (PC_UNLIKELY(!pc_region_live(r, off)))
+				return false;
+			last = off >> r->shift;
+		}
+	}
+	return true;
 }
 
 /*
@@ -95,6 +147,8 @@ pc_obj_check_all(pcache_t *pc, void *const *objs, size_t n)
 {
 	const struct pc_slab *last = NULL;
 
+	if (pc->region.len != 0 && PC_LIKELY(region_all_good(pc, objs, n)))
+		return;
 	for (size_t i = 0; i < n; i++) {
 		if (objs[i] != NULL)
 			pc_obj_check_near(pc, objs[i], &last);

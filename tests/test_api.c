@@ -447,6 +447,55 @@ START_TEST(put_foreign_pointer_aborts)
 }
 END_TEST
 
+/*
+ * The same refusals where the check needs no slab header (the built-in
+ * allocator's region): a pointer into a slab given back, into a part of
+ * the region never carved, into a slab's header, between objects, and
+ * another cache's object.
+ */
+START_TEST(put_region_pointer_aborts)
+{
+	struct pcache_config cfg = { .size = 48 };
+	pcache_t *pc = pcache_create("region-victim", &cfg);
+	pcache_t *other = pcache_create("region-owner", &cfg);
+
+	ck_assert_ptr_nonnull(pc);
+	ck_assert_ptr_nonnull(other);
+	char *gone = pcache_get(pc, 0);
+	char *mine = pcache_get(pc, 0);
+	void *theirs = pcache_get(other, 0);
+	if (pc->region.len == 0) {		/* PCACHE_REGION=0: page map only */
+		expect_abort(pc, theirs, "belongs to cache 'region-owner'");
+		pcache_put(pc, gone);
+		pcache_put(pc, mine);
+		goto out;
+	}
+	/* Both back and destructed: their slab is wholly free and goes back. */
+	pcache_put(pc, gone);
+	pcache_invalidate(pc);
+	pcache_put(pc, mine);
+	pcache_invalidate(pc);
+	ck_assert_uint_gt(pcache_reclaim(pc), 0);
+	ck_assert(!pc_region_live(&pc->region, (uintptr_t)gone - pc->region.base));
+	expect_abort(pc, gone, "not an object of this cache");
+	char *never = (char *)pc->region.base +
+	    ((pc->region.next + 3) << pc->region.shift) + pc->slab_first;
+	expect_abort(pc, never, "not an object of this cache");
+	mine = pcache_get(pc, 0);
+	ck_assert_uint_lt((uintptr_t)mine - pc->region.base, pc->region.len);
+	char *slab = (char *)((uintptr_t)mine & ~(uintptr_t)(pc->slabsize - 1));
+	if (pc->slab_first > 0)
+		expect_abort(pc, slab, "not the start of an object");
+	expect_abort(pc, mine + 8, "not the start of an object");
+	expect_abort(pc, theirs, "belongs to cache 'region-owner'");
+	pcache_put(pc, mine);
+out:
+	pcache_put(other, theirs);
+	ck_assert_int_eq(pcache_destroy(pc), 0);
+	ck_assert_int_eq(pcache_destroy(other), 0);
+}
+END_TEST
+
 /* ---- invalidate, reclaim, water marks -------------------------------- */
 
 START_TEST(invalidate_destructs_cached_only)
@@ -743,6 +792,7 @@ api_suite(void)
 	tcase_add_test(tc, hardlimit_waitok_sleeps_until_put);
 	tcase_add_test(tc, hardlimit_takes_back_from_other_cpus);
 	tcase_add_test(tc, put_foreign_pointer_aborts);
+	tcase_add_test(tc, put_region_pointer_aborts);
 	tcase_add_test(tc, invalidate_destructs_cached_only);
 	tcase_add_test(tc, reclaim_water_marks_and_prime);
 	tcase_add_test(tc, reclaim_trims_idle_depot_magazines);

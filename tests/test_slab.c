@@ -115,9 +115,15 @@ START_TEST(layouts_across_sizes_and_alignments)
 }
 END_TEST
 
+/*
+ * Colouring, where the slabs come from a user allocator (the built-in one
+ * carves them from a region at fixed offsets: see region_slabs_are_uncoloured).
+ */
 START_TEST(slabs_are_coloured)
 {
-	struct pcache_config cfg = { .size = 100 };
+	struct talloc ta = { 0 };
+	struct pcache_allocator a = talloc_allocator(&ta, 4096);
+	struct pcache_config cfg = { .size = 100, .allocator = &a };
 	pcache_t *pc = pcache_create("colour", &cfg);
 	size_t seen[8];
 	int distinct = 0;
@@ -256,6 +262,94 @@ START_TEST(misaligned_allocator_aborts)
 }
 END_TEST
 
+/*
+ * The built-in allocator's region: slabs are carved from it, every object
+ * at the same offset in its slab, a released slab's place is reused and
+ * its bit cleared.
+ */
+START_TEST(region_slabs_are_uncoloured)
+{
+	struct pcache_config cfg = { .size = 100 };
+	pcache_t *pc = pcache_create("region", &cfg);
+	const char *env = getenv("PCACHE_REGION");
+
+	ck_assert_ptr_nonnull(pc);
+	if (env != NULL && strcmp(env, "0") == 0) {
+		ck_assert_uint_eq(pc->region.len, 0);
+		ck_assert_int_eq(pcache_destroy(pc), 0);
+		return;
+	}
+	ck_assert_uint_gt(pc->region.len, 0);
+	ck_assert_uint_eq(pc->colour_max, 0);
+	size_t n = 4 * (size_t)pc->slab_nobj;
+	void **all = calloc(n, sizeof(void *));
+	for (size_t i = 0; i < n; i++) {
+		all[i] = get_raw(pc);
+		uintptr_t off = (uintptr_t)all[i] - pc->region.base;
+		ck_assert_uint_lt(off, pc->region.len);
+		ck_assert(pc_region_live(&pc->region, off));
+		ck_assert_uint_eq(((off & (pc->slabsize - 1)) - pc->slab_first) %
+		    pc->objsize, 0);
+	}
+	uintptr_t first = (uintptr_t)all[0];
+	pc_slab_put_many(pc, all, n);
+	ck_assert_uint_gt(pcache_reclaim(pc), 0);
+	ck_assert(!pc_region_live(&pc->region, first - pc->region.base));
+	ck_assert_uint_gt(pc->region.nspare, 0);
+	void *again = get_raw(pc);	/* a released place, reused first */
+	ck_assert(pc_region_live(&pc->region, (uintptr_t)again - pc->region.base));
+	ck_assert_uint_lt((uintptr_t)again - pc->region.base,
+	    (uintptr_t)pc->region.next << pc->region.shift);
+	pc_slab_put_many(pc, &again, 1);
+	free(all);
+	ck_assert_int_eq(pcache_destroy(pc), 0);
+}
+END_TEST
+
+/* resident_kib: the process's resident set, from /proc (0 if unknown). */
+static long
+resident_kib(void)
+{
+	FILE *f = fopen("/proc/self/statm", "r");
+	long pages = 0, rss = 0;
+
+	if (f == NULL)
+		return 0;
+	if (fscanf(f, "%ld %ld", &pages, &rss) != 2)
+		rss = 0;
+	fclose(f);
+	return rss * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+/* Memory of slabs released from the region goes back to the system. */
+START_TEST(region_returns_memory)
+{
+	struct pcache_config cfg = { .size = 256 };
+	pcache_t *pc = pcache_create("region-rss", &cfg);
+	size_t n = 64 * 1024;		/* 16 MiB of objects */
+	void **all = calloc(n, sizeof(void *));
+
+	ck_assert_ptr_nonnull(pc);
+	long before = resident_kib();
+	for (size_t i = 0; i < n; i++) {
+		all[i] = get_raw(pc);
+		memset(all[i], 1, 256);
+	}
+	long full = resident_kib();
+	pc_slab_put_many(pc, all, n);
+	pcache_reclaim(pc);
+	long after = resident_kib();
+	printf("region rss: %ld KiB before, %ld KiB full, %ld KiB after reclaim\n",
+	    before, full, after);
+	if (before > 0) {
+		ck_assert_int_ge(full - before, 12 * 1024);
+		ck_assert_int_lt(after - before, 4 * 1024);
+	}
+	free(all);
+	ck_assert_int_eq(pcache_destroy(pc), 0);
+}
+END_TEST
+
 static Suite *
 slab_suite(void)
 {
@@ -267,6 +361,8 @@ slab_suite(void)
 	tcase_add_test(tc, page_sized_objects_off_slab);
 	tcase_add_test(tc, layouts_across_sizes_and_alignments);
 	tcase_add_test(tc, slabs_are_coloured);
+	tcase_add_test(tc, region_slabs_are_uncoloured);
+	tcase_add_test(tc, region_returns_memory);
 	tcase_add_test(tc, fullest_partial_slab_first);
 	tcase_add_test(tc, hard_limit_at_slab_boundary);
 	tcase_add_test(tc, pagemap_forgets_freed_slabs);

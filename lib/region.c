@@ -1,0 +1,129 @@
+/*
+ * region.c -- the built-in allocator's per-cache address-space region;
+ * see region.h.  The caller serialises pc_region_take() and
+ * pc_region_give() (the slab layer holds its lock); pc_region_mark() is
+ * atomic.
+ *
+ * Copyright (c) 2026 The libpcache developers.  BSD-2-Clause; see LICENSE.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "region.h"
+
+/* The most a cache reserves, and the most slabs a region holds. */
+#define REGION_MAX_BYTES	((uint64_t)1 << 36)	/* 64 GiB */
+#define REGION_MAX_SLABS	((size_t)1 << 20)
+
+/*
+ * pc_region_init: reserve a region for slabs of `slabsize` (a power of
+ * two) bytes.  False, with r->len 0, when the environment says
+ * PCACHE_REGION=0, the address space is too small, or the system refuses;
+ * the cache then does without.
+ */
+bool
+pc_region_init(struct pc_region *r, size_t slabsize)
+{
+	const char *env = getenv("PCACHE_REGION");
+
+	memset(r, 0, sizeof(*r));
+	if (sizeof(void *) < 8 || (env != NULL && strcmp(env, "0") == 0))
+		return false;
+	size_t nslabs = (size_t)(REGION_MAX_BYTES / slabsize);
+	if (nslabs > REGION_MAX_SLABS)
+		nslabs = REGION_MAX_SLABS;
+	if (nslabs < 64)
+		return false;
+	size_t len = nslabs * slabsize;
+	size_t maplen = len + slabsize;	/* room to align the base */
+	char *map = mmap(NULL, maplen, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (map == MAP_FAILED)
+		return false;
+	size_t metalen = nslabs / 8 + nslabs * sizeof(uint32_t);
+	char *meta = mmap(NULL, metalen, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (meta == MAP_FAILED) {
+		munmap(map, maplen);
+		return false;
+	}
+	r->map = map;
+	r->maplen = maplen;
+	r->meta = meta;
+	r->metalen = metalen;
+	r->base = ((uintptr_t)map + slabsize - 1) & ~(uintptr_t)(slabsize - 1);
+	r->len = len;
+	r->nslabs = nslabs;
+	while (((size_t)1 << r->shift) < slabsize)
+		r->shift++;
+	r->live = (_Atomic(uint64_t) *)meta;
+	r->spare = (uint32_t *)(meta + nslabs / 8);
+	return true;
+}
+
+/* pc_region_fini: give the reservation back.  No slab is carved any more. */
+void
+pc_region_fini(struct pc_region *r)
+{
+	if (r->map != NULL) {
+		munmap(r->map, r->maplen);
+		munmap(r->meta, r->metalen);
+	}
+	memset(r, 0, sizeof(*r));
+}
+
+/*
+ * pc_region_take: a slab's place in the region, released places first, or
+ * NULL when the region is full (or absent).  Not yet live: the caller
+ * marks it once the slab is set up.  Serialised by the caller.
+ */
+void *
+pc_region_take(struct pc_region *r)
+{
+	size_t i;
+
+	if (r->nspare > 0)
+		i = r->spare[--r->nspare];
+	else if (r->next < r->nslabs)
+		i = r->next++;
+	else
+		return NULL;
+	return (void *)(r->base + ((uintptr_t)i << r->shift));
+}
+
+/*
+ * pc_region_give: a released slab's place: its memory goes back to the
+ * system and the place is reused first.  The caller unmarked it.
+ * Serialised by the caller.
+ */
+void
+pc_region_give(struct pc_region *r, void *slab)
+{
+	size_t i = ((uintptr_t)slab - r->base) >> r->shift;
+
+	(void)madvise(slab, (size_t)1 << r->shift, MADV_DONTNEED);
+	r->spare[r->nspare++] = (uint32_t)i;
+}
+
+/*
+ * pc_region_mark: a slab in the region becomes live (set up, on the slab
+ * lists) or stops being live (about to be released).  Atomic; the slab
+ * layer calls it with no lock held.
+ */
+void
+pc_region_mark(struct pc_region *r, const void *slab, bool live)
+{
+	size_t i = ((uintptr_t)slab - r->base) >> r->shift;
+	uint64_t bit = (uint64_t)1 << (i & 63);
+
+	/*
+	 * Release (set) / relaxed (clear): a put's check pairs with nothing;
+	 * the release only keeps the set after the slab's set-up for a reader
+	 * that also reads the header (checked mode's slow paths).
+	 */
+	if (live)
+		atomic_fetch_or_explicit(&r->live[i >> 6], bit, memory_order_release);
+	else
+		atomic_fetch_and_explicit(&r->live[i >> 6], ~bit, memory_order_relaxed);
+}
