@@ -341,7 +341,8 @@ START_TEST(region_returns_memory)
 	long after = resident_kib();
 	printf("region rss: %ld KiB before, %ld KiB full, %ld KiB after reclaim\n",
 	    before, full, after);
-	if (before > 0) {
+	/* ASan keeps shadow memory for what the library gave back. */
+	if (before > 0 && !PC_MEMCHECK) {
 		ck_assert_int_ge(full - before, 12 * 1024);
 		ck_assert_int_lt(after - before, 4 * 1024);
 	}
