@@ -213,7 +213,7 @@ pcache_get_stats(pcache_t *pc, struct pcache_stats *st)
 	st->ctor_calls = atomic_load_explicit(&pc->ctor_calls, memory_order_relaxed);
 	st->dtor_calls = atomic_load_explicit(&pc->dtor_calls, memory_order_relaxed);
 	st->hardlimit_waits = atomic_load_explicit(&pc->hl_waits, memory_order_relaxed);
-	/* Exact when quiescent on either layer, unlike gets - puts (rseq.c). */
+	/* Exact when quiescent on either layer, as gets - puts is. */
 	uint64_t cached = st->cached_cpu + st->cached_depot;
 	st->in_use = nout > cached ? nout - cached : 0;
 	return 0;

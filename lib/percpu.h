@@ -35,20 +35,29 @@ typedef struct pc_slot {
 
 /*
  * A CPU's object array on the rseq layer.  The critical sections in
- * rseq_x86_64.h depend on these offsets.
+ * rseq_x86_64.h depend on these offsets.  `word` is the only word a
+ * section commits: n, the live entries of objs[], in its low 16 bits, and
+ * the objects pushed (puts) above them.  What enters the array other than
+ * by a put (refills from the depot) and leaves it other than by a get
+ * (spills, drains, steals) is counted in `refilled` and `taken`, so the
+ * gets this CPU served follow: puts + refilled - taken - n.
  */
 typedef struct pc_rslot {
-	uint64_t	 n;		/* live entries of objs[]: the commit word */
+	uint64_t	 word;		/* n | puts << 16: the commit word */
 	atomic_uint	 divert;	/* non-zero: a drainer owns the array */
 	uint32_t	 pad;
-	uint64_t	 hits, puts;	/* fast-path counts (may overcount on restart) */
+	atomic_uint_fast64_t refilled;	/* relaxed; off the hit path */
+	atomic_uint_fast64_t taken;	/* relaxed; off the hit path */
 	void		*objs[];	/* pc->rcap entries */
 } pc_rslot_t;
 
+#define PC_RSLOT_NBITS	16		/* bits of n in the commit word */
+#define PC_RSLOT_N(w)	((w) & (((uint64_t)1 << PC_RSLOT_NBITS) - 1))
+
 _Static_assert(offsetof(pc_rslot_t, divert) == 8, "rseq slot layout");
-_Static_assert(offsetof(pc_rslot_t, hits) == 16, "rseq slot layout");
-_Static_assert(offsetof(pc_rslot_t, puts) == 24, "rseq slot layout");
 _Static_assert(offsetof(pc_rslot_t, objs) == 32, "rseq slot layout");
+_Static_assert(4 * PC_MAG_MAX < ((size_t)1 << PC_RSLOT_NBITS),
+    "a CPU's array must fit the commit word's count");
 
 /* One CPU's counters, for statistics. */
 struct pc_cpu_stats {

@@ -180,6 +180,48 @@ rseq_push_here(pcache_t *pc, void *obj)
 }
 
 /*
+ * refill_here: rseq_refill() into the current CPU's array; `puts` says
+ * whether the objects count as puts (a bulk put) or came from the depot,
+ * which the array's `refilled` count records (pc_rslot_t).
+ */
+static bool
+refill_here(pcache_t *pc, void *const *src, size_t k, bool puts)
+{
+	char *slot;
+	uint64_t add = puts ? (uint64_t)k | (uint64_t)k << PC_RSLOT_NBITS : k;
+
+	if (!rseq_refill(pc_rseq_off, pc->rslots, pc->rstride, pc->ncpu,
+	    pc->rcap, src, k, add, &slot))
+		return false;
+	if (!puts) {
+		/* Relaxed: a statistic, summed by pc_rseq_stats(). */
+		atomic_fetch_add_explicit(&((pc_rslot_t *)slot)->refilled, k,
+		    memory_order_relaxed);
+	}
+	return true;
+}
+
+/*
+ * take_here: rseq_take() from the current CPU's array; `gets` says whether
+ * the objects go to a caller (a bulk get) or to the depot, which the
+ * array's `taken` count records.
+ */
+static size_t
+take_here(pcache_t *pc, void **dst, size_t kmax, bool gets)
+{
+	char *slot;
+	size_t k = rseq_take(pc_rseq_off, pc->rslots, pc->rstride, pc->ncpu,
+	    dst, kmax, &slot);
+
+	if (k > 0 && !gets) {
+		/* Relaxed: as in refill_here(). */
+		atomic_fetch_add_explicit(&((pc_rslot_t *)slot)->taken, k,
+		    memory_order_relaxed);
+	}
+	return k;
+}
+
+/*
  * thread_ready: whether the calling thread can run sections now,
  * registering our own area on its first use when glibc has none.
  */
@@ -221,8 +263,7 @@ pc_rseq_get_miss(pcache_t *pc)
 		pthread_mutex_unlock(&d->lock);
 		return NULL;
 	}
-	bool refilled = rseq_refill(pc_rseq_off, pc->rslots, pc->rstride,
-	    pc->ncpu, pc->rcap, m->objs, m->n);
+	bool refilled = refill_here(pc, m->objs, m->n, false);
 	void *obj = NULL;
 	if (refilled)
 		m->n = 0;
@@ -261,8 +302,7 @@ rseq_spill(pcache_t *pc)
 		e = spare;
 	}
 	/* Under d->lock, so the objects are never in private hands. */
-	e->n = (unsigned)rseq_take(pc_rseq_off, pc->rslots, pc->rstride,
-	    pc->ncpu, e->objs, pc->magsize);
+	e->n = (unsigned)take_here(pc, e->objs, pc->magsize, false);
 	bool moved = e->n > 0;
 	pc_depot_return_locked(d, e);
 	bool wake = moved && pc_hl_waiting(&pc->hl);
@@ -308,8 +348,7 @@ size_t
 pc_rseq_get_bulk(pcache_t *pc, void **objs, size_t n)
 {
 	pc_depot_t *d = pc->depot;
-	size_t got = rseq_take(pc_rseq_off, pc->rslots, pc->rstride, pc->ncpu,
-	    objs, n);
+	size_t got = take_here(pc, objs, n, true);	/* counted by the array */
 
 	if (got < n) {
 		pc_mag_t *rest;
@@ -318,17 +357,17 @@ pc_rseq_get_bulk(pcache_t *pc, void **objs, size_t n)
 		 * array or the lists before it is dropped (pc_rseq_get_miss()).
 		 */
 		pthread_mutex_lock(&d->lock);
-		got += pc_depot_get_many_locked(d, objs + got, n - got, &rest);
+		size_t more = pc_depot_get_many_locked(d, objs + got, n - got, &rest);
 		if (rest != NULL) {
-			if (rseq_refill(pc_rseq_off, pc->rslots, pc->rstride,
-			    pc->ncpu, pc->rcap, rest->objs, rest->n))
+			if (refill_here(pc, rest->objs, rest->n, false))
 				rest->n = 0;
 			pc_depot_return_locked(d, rest);
 		}
 		pthread_mutex_unlock(&d->lock);
+		got += more;
+		/* Relaxed: a statistic; only where the depot was involved. */
+		atomic_fetch_add_explicit(&pc->slow_gets, more, memory_order_relaxed);
 	}
-	/* Relaxed: a statistic. */
-	atomic_fetch_add_explicit(&pc->slow_gets, got, memory_order_relaxed);
 	return got;
 }
 
@@ -360,10 +399,9 @@ pc_rseq_put_bulk(pcache_t *pc, void *const *objs, size_t n)
 		}
 		if (k == 0)
 			break;
+		if (fulls == NULL && refill_here(pc, chunk, k, true))
+			continue;	/* counted by the array */
 		done += k;
-		if (fulls == NULL && rseq_refill(pc_rseq_off, pc->rslots,
-		    pc->rstride, pc->ncpu, pc->rcap, chunk, k))
-			continue;
 		pthread_mutex_lock(&pc->depot->lock);
 		pc_mag_t *m = pc_depot_take_empty(pc->depot);
 		pthread_mutex_unlock(&pc->depot->lock);
@@ -380,12 +418,12 @@ pc_rseq_put_bulk(pcache_t *pc, void *const *objs, size_t n)
 		m->next = fulls;
 		fulls = m;
 	}
-	if (fulls != NULL)
+	if (fulls != NULL) {
 		pc_depot_return_chain(pc, fulls);
-	else if (pc_hl_waiting(&pc->hl))
+		/* Relaxed: a statistic; only where the depot was involved. */
+		atomic_fetch_add_explicit(&pc->slow_puts, done, memory_order_relaxed);
+	} else if (pc_hl_waiting(&pc->hl))
 		pc_hl_wake(&pc->hl);
-	/* Relaxed: a statistic. */
-	atomic_fetch_add_explicit(&pc->slow_puts, done, memory_order_relaxed);
 }
 
 /*
@@ -434,15 +472,21 @@ pc_rseq_release(pcache_t *pc, unsigned cpu)
 	atomic_store_explicit(&rslot(pc, cpu)->divert, 0, memory_order_release);
 }
 
-/* pc_rseq_take_owned: move every object of an owned array to buf. */
+/*
+ * pc_rseq_take_owned: move every object of an owned array to buf.  The
+ * owner writes the commit word as a section would; the puts count in it
+ * stays.
+ */
 size_t
 pc_rseq_take_owned(pcache_t *pc, unsigned cpu, void **buf)
 {
 	pc_rslot_t *s = rslot(pc, cpu);
-	size_t n = s->n;
+	size_t n = PC_RSLOT_N(s->word);
 
 	memcpy(buf, s->objs, n * sizeof(void *));
-	s->n = 0;
+	s->word -= n;
+	/* Relaxed: a statistic. */
+	atomic_fetch_add_explicit(&s->taken, n, memory_order_relaxed);
 	return n;
 }
 
@@ -451,23 +495,37 @@ void *
 pc_rseq_pop_owned(pcache_t *pc, unsigned cpu)
 {
 	pc_rslot_t *s = rslot(pc, cpu);
+	size_t n = PC_RSLOT_N(s->word);
 
-	return s->n > 0 ? s->objs[--s->n] : NULL;
+	if (n == 0)
+		return NULL;
+	s->word--;
+	/* Relaxed: a statistic (the object is counted as a slow get). */
+	atomic_fetch_add_explicit(&s->taken, 1, memory_order_relaxed);
+	return s->objs[n - 1];
 }
 
 /*
- * pc_rseq_stats: a CPU's cached objects and fast-path counters, read
- * without exclusion (each is a single aligned word).
+ * pc_rseq_stats: a CPU's cached objects, puts and gets, read without
+ * exclusion: the commit word in one load, the two counts relaxed.  The
+ * gets are what entered less what left by other ways and what is still
+ * there (pc_rslot_t); exact when the cache is quiescent, modulo 2^48 per
+ * CPU like the puts count they derive from.
  */
 void
 pc_rseq_stats(const pcache_t *pc, unsigned cpu, struct pc_cpu_stats *st)
 {
-	const volatile pc_rslot_t *s = rslot(pc, cpu);
+	pc_rslot_t *s = rslot(pc, cpu);
+	uint64_t word = *(const volatile uint64_t *)&s->word;
+	uint64_t n = PC_RSLOT_N(word), puts = word >> PC_RSLOT_NBITS;
+	/* Relaxed: statistics. */
+	uint64_t in = atomic_load_explicit(&s->refilled, memory_order_relaxed);
+	uint64_t out = atomic_load_explicit(&s->taken, memory_order_relaxed);
+	uint64_t mask = ((uint64_t)1 << (64 - PC_RSLOT_NBITS)) - 1;
 
-	st->cached = s->n;
-	st->hits = s->hits;
-	st->gets = s->hits;
-	st->puts = s->puts;
+	st->cached = n;
+	st->puts = puts;
+	st->hits = st->gets = (puts + in - out - n) & mask;
 }
 
 #else /* !PC_RSEQ_ARCH */

@@ -14,11 +14,13 @@
  * which entries of objs[] are live.  The abort handler must be preceded by
  * the signature the thread registered (RSEQ_SIG).
  *
- * Slot layout (pc_rslot_t): n at 0, divert at 8, hits at 16, puts at 24,
- * objs[] from 32.  A slot with `divert` set belongs to a remote drainer:
- * every section gives up (returns failure) without touching it.  The
- * counters are bumped just before the commit, so a restarted section can
- * count one operation twice: they are statistics, not invariants.
+ * Slot layout (pc_rslot_t): the commit word at 0, divert at 8, objs[]
+ * from 32.  The commit word holds the count of live entries n in its low
+ * 16 bits and, above them, how many objects were pushed (the puts this
+ * CPU served, single and bulk): a push adds 1 + 2^16, a pop subtracts 1,
+ * so the one committing store keeps both, and the hit path writes no
+ * counter of its own.  A slot with `divert` set belongs to a remote
+ * drainer: every section gives up (returns failure) without touching it.
  *
  * The struct rseq is reached through %fs plus its offset from the thread
  * pointer: cpu_id at +4, rseq_cs at +8.
@@ -64,20 +66,20 @@ rseq_pop(ptrdiff_t roff, char *base, size_t stride, unsigned ncpu)
 
 	__asm__ __volatile__(
 	    PC_RSEQ_PROLOGUE("roff")
-	    "	movq (%%rax), %%rcx\n"		/* n */
-	    "	testq %%rcx, %%rcx\n"
+	    "	movq (%%rax), %%rcx\n"		/* the commit word */
+	    "	movzwl %%cx, %%edx\n"		/* n */
+	    "	testl %%edx, %%edx\n"
 	    "	jz 5f\n"
-	    "	movq 24(%%rax,%%rcx,8), %[obj]\n"	/* objs[n - 1] */
-	    "	incq 16(%%rax)\n"		/* hits */
+	    "	movq 24(%%rax,%%rdx,8), %[obj]\n"	/* objs[n - 1] */
 	    "	decq %%rcx\n"
-	    "	movq %%rcx, (%%rax)\n"		/* commit */
+	    "	movq %%rcx, (%%rax)\n"		/* commit n - 1 */
 	    "2:	jmp 6f\n"
 	    "5:	xorl %k[obj], %k[obj]\n"
 	    "6:\n"
 	    : [obj] "=&r" (obj)
 	    : [roff] "r" (roff), [ncpu] "rm" (ncpu), [stride] "rm" (stride),
 	      [base] "r" (base)
-	    : "rax", "rcx", "memory", "cc");
+	    : "rax", "rcx", "rdx", "memory", "cc");
 	return obj;
 }
 
@@ -93,12 +95,12 @@ rseq_push(ptrdiff_t roff, char *base, size_t stride, unsigned ncpu,
 
 	__asm__ __volatile__(
 	    PC_RSEQ_PROLOGUE("roff")
-	    "	movq (%%rax), %%rcx\n"		/* n */
-	    "	cmpq %[cap], %%rcx\n"
+	    "	movq (%%rax), %%rcx\n"		/* the commit word */
+	    "	movzwl %%cx, %%edx\n"		/* n */
+	    "	cmpq %[cap], %%rdx\n"
 	    "	jae 5f\n"
-	    "	movq %[obj], 32(%%rax,%%rcx,8)\n"	/* objs[n], not yet live */
-	    "	incq 24(%%rax)\n"		/* puts */
-	    "	incq %%rcx\n"
+	    "	movq %[obj], 32(%%rax,%%rdx,8)\n"	/* objs[n], not yet live */
+	    "	addq $0x10001, %%rcx\n"		/* one more live, one more put */
 	    "	movq %%rcx, (%%rax)\n"		/* commit */
 	    "2:	movl $1, %[ok]\n"
 	    "	jmp 6f\n"
@@ -107,28 +109,33 @@ rseq_push(ptrdiff_t roff, char *base, size_t stride, unsigned ncpu,
 	    : [ok] "=&r" (ok)
 	    : [roff] "r" (roff), [ncpu] "rm" (ncpu), [stride] "rm" (stride),
 	      [base] "r" (base), [cap] "rm" (cap), [obj] "r" (obj)
-	    : "rax", "rcx", "memory", "cc");
+	    : "rax", "rcx", "rdx", "memory", "cc");
 	return ok != 0;
 }
 
 /*
- * rseq_refill: append src[0..k-1] to the current CPU's slot in one commit.
- * False (slot untouched) when they do not fit, or as for rseq_push.  The
- * copy before the commit writes only entries past n, which are not live.
+ * rseq_refill: append src[0..k-1] to the current CPU's slot in one commit
+ * that adds `add` to the commit word: k, or k + (k << 16) when the objects
+ * are puts (a bulk put) rather than a refill from the depot.  False (slot
+ * untouched) when they do not fit, or as for rseq_push.  The copy before
+ * the commit writes only entries past n, which are not live.  *slot is
+ * the slot it went into (NULL on failure), for the caller's counts.
  */
 static inline bool
 rseq_refill(ptrdiff_t roff, char *base, size_t stride, unsigned ncpu,
-    size_t cap, void *const *src, size_t k)
+    size_t cap, void *const *src, size_t k, uint64_t add, char **slot)
 {
 	unsigned ok;
+	char *where;
 
 	__asm__ __volatile__(
 	    PC_RSEQ_PROLOGUE("roff")
-	    "	movq (%%rax), %%rcx\n"		/* n */
-	    "	leaq (%%rcx,%[k]), %%rdx\n"	/* n + k */
-	    "	cmpq %[cap], %%rdx\n"
+	    "	movq (%%rax), %%rcx\n"		/* the commit word */
+	    "	movzwl %%cx, %%edx\n"		/* n */
+	    "	leaq (%%rdx,%[k]), %%r11\n"	/* n + k */
+	    "	cmpq %[cap], %%r11\n"
 	    "	ja 5f\n"
-	    "	leaq 32(%%rax,%%rcx,8), %%r10\n"	/* &objs[n] */
+	    "	leaq 32(%%rax,%%rdx,8), %%r10\n"	/* &objs[n] */
 	    "	xorl %%r8d, %%r8d\n"
 	    "7:	cmpq %[k], %%r8\n"
 	    "	jae 8f\n"
@@ -136,15 +143,19 @@ rseq_refill(ptrdiff_t roff, char *base, size_t stride, unsigned ncpu,
 	    "	movq %%r9, (%%r10,%%r8,8)\n"
 	    "	incq %%r8\n"
 	    "	jmp 7b\n"
-	    "8:	movq %%rdx, (%%rax)\n"		/* commit n + k */
+	    "8:	addq %[add], %%rcx\n"
+	    "	movq %%rcx, (%%rax)\n"		/* commit n + k */
 	    "2:	movl $1, %[ok]\n"
+	    "	movq %%rax, %[where]\n"
 	    "	jmp 6f\n"
 	    "5:	movl $0, %[ok]\n"
 	    "6:\n"
-	    : [ok] "=&r" (ok)
+	    : [ok] "=&r" (ok), [where] "=&r" (where)
 	    : [roff] "r" (roff), [ncpu] "rm" (ncpu), [stride] "rm" (stride),
-	      [base] "r" (base), [cap] "rm" (cap), [src] "r" (src), [k] "r" (k)
-	    : "rax", "rcx", "rdx", "r8", "r9", "r10", "memory", "cc");
+	      [base] "r" (base), [cap] "rm" (cap), [src] "r" (src), [k] "r" (k),
+	      [add] "rm" (add)
+	    : "rax", "rcx", "rdx", "r8", "r9", "r10", "r11", "memory", "cc");
+	*slot = ok ? where : NULL;
 	return ok != 0;
 }
 
@@ -156,17 +167,18 @@ rseq_refill(ptrdiff_t roff, char *base, size_t stride, unsigned ncpu,
  */
 static inline size_t
 rseq_take(ptrdiff_t roff, char *base, size_t stride, unsigned ncpu,
-    void **dst, size_t kmax)
+    void **dst, size_t kmax, char **slot)
 {
 	size_t moved;
+	char *where;
 
 	__asm__ __volatile__(
 	    PC_RSEQ_PROLOGUE("roff")
-	    "	movq (%%rax), %%rcx\n"		/* n */
+	    "	movq (%%rax), %%rcx\n"		/* the commit word */
+	    "	movzwl %%cx, %%r10d\n"		/* n */
 	    "	movq %[kmax], %%rdx\n"
-	    "	cmpq %%rcx, %%rdx\n"
-	    "	cmovaq %%rcx, %%rdx\n"		/* k = min(n, kmax) */
-	    "	movq %%rcx, %%r10\n"
+	    "	cmpq %%r10, %%rdx\n"
+	    "	cmovaq %%r10, %%rdx\n"		/* k = min(n, kmax) */
 	    "	subq %%rdx, %%r10\n"		/* n - k */
 	    "	leaq 32(%%rax,%%r10,8), %%r11\n"	/* &objs[n - k] */
 	    "	xorl %%r8d, %%r8d\n"
@@ -176,15 +188,19 @@ rseq_take(ptrdiff_t roff, char *base, size_t stride, unsigned ncpu,
 	    "	movq %%r9, (%[dst],%%r8,8)\n"
 	    "	incq %%r8\n"
 	    "	jmp 7b\n"
-	    "8:	movq %%r10, (%%rax)\n"		/* commit n - k */
+	    "8:	subq %%rdx, %%rcx\n"
+	    "	movq %%rcx, (%%rax)\n"		/* commit n - k */
 	    "2:	movq %%rdx, %[moved]\n"
+	    "	movq %%rax, %[where]\n"
 	    "	jmp 6f\n"
 	    "5:	xorl %k[moved], %k[moved]\n"
+	    "	xorl %k[where], %k[where]\n"
 	    "6:\n"
-	    : [moved] "=&r" (moved)
+	    : [moved] "=&r" (moved), [where] "=&r" (where)
 	    : [roff] "r" (roff), [ncpu] "rm" (ncpu), [stride] "rm" (stride),
 	      [base] "r" (base), [dst] "r" (dst), [kmax] "rm" (kmax)
 	    : "rax", "rcx", "rdx", "r8", "r9", "r10", "r11", "memory", "cc");
+	*slot = where;
 	return moved;
 }
 

@@ -101,9 +101,7 @@ check_balance(pcache_t *pc, struct tcounts *tc)
 	ck_assert_uint_eq(st.dtor_calls, atomic_load(&tc->dtor));
 	ck_assert_uint_eq(st.ctor_calls - st.dtor_calls,
 	    st.in_use + st.cached_cpu + st.cached_depot);
-	/* The rseq layer's counters may count a restarted operation twice. */
-	if (!pc->rseq)
-		ck_assert_uint_eq(st.gets - st.puts, st.in_use);
+	ck_assert_uint_eq(st.gets - st.puts, st.in_use);
 }
 
 /* cpu_capacity: objects one CPU holds before the depot, on either layer. */
