@@ -27,10 +27,12 @@ pcache_create(const char *name, const struct pcache_config *cfg)
 		errno = EINVAL;
 		return NULL;
 	}
-	if ((pc = calloc(1, sizeof(*pc))) == NULL) {
+	/* Aligned: the hard-limit waiter count has a cache line of its own. */
+	if ((pc = aligned_alloc(_Alignof(struct pcache), sizeof(*pc))) == NULL) {
 		errno = ENOMEM;
 		return NULL;
 	}
+	memset(pc, 0, sizeof(*pc));
 	snprintf(pc->name, sizeof(pc->name), "%s", name != NULL ? name : "");
 	pc->flags = cfg->flags | (pc_env_debug() ? PCACHE_DEBUG : 0);
 	pc->ctor = cfg->ctor;

@@ -157,7 +157,8 @@ pc_mem_handout(const void *p, size_t n, bool constructed)
 #define PC_MAX_SLAB_OBJS 65535		/* free indices are uint16_t */
 #define PC_NBUCKETS	4		/* partial-slab fullness buckets */
 #define PC_NLISTS	(PC_NBUCKETS + 2)	/* full, buckets, empty */
-#define PC_MAG_MAX	128		/* the largest magazine, in objects */
+#define PC_MAG_MAX	128		/* the largest magazine (rseq layer, depot only) */
+#define PC_LOCK_MAG_MAX	512		/* the largest on the locked layer */
 #define PC_EHARDLIMIT	(-1)		/* internal: the hard limit refused a get */
 #define PC_DBG_REDZONE	8		/* checked mode: redzone bytes at least */
 
@@ -198,7 +199,7 @@ struct pcache {
 	size_t		 slab_span;	/* slab_nobj * objsize */
 	uint64_t	 objsize_div;	/* ceil(2^64 / objsize), for the put check */
 	unsigned	 flags;
-	unsigned	 magsize;	/* objects per magazine, <= PC_MAG_MAX */
+	unsigned	 magsize;	/* objects per magazine (percpu.c sets the locked layer's) */
 	unsigned	 ncpu;
 	bool		 offslab;
 	size_t		 slab_hdrsize;	/* header bytes, off-slab or not */

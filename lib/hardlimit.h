@@ -38,11 +38,18 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/*
+ * `waiters` is read by every put and written only by gets at the hard
+ * limit, so it has a cache line to itself (64 bytes, the line size the
+ * library assumes everywhere): nothing else written on the way through a
+ * put shares it.
+ */
 struct pc_hl {
+	_Alignas(64) atomic_uint waiters; /* registered waiters */
+	char		 waiters_line[64 - sizeof(atomic_uint)];
 	pthread_mutex_t	 lock;		/* guards seq and the condition */
 	pthread_cond_t	 cv;
 	uint64_t	 seq;		/* bumped by every wake-up, under lock */
-	atomic_uint	 waiters;	/* registered waiters */
 	pthread_mutex_t	 fill_lock;	/* one look-that-may-sleep at a time */
 };
 

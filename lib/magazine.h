@@ -36,6 +36,7 @@ typedef struct pc_depot {
 extern pc_mag_t	 pc_mag_none;	/* stands in for a missing magazine: empty and full */
 unsigned	 pc_mag_capacity(size_t objsize);
 size_t		 pc_cpu_capacity(size_t objsize, unsigned magsize);
+unsigned	 pc_lock_mag_capacity(size_t objsize, unsigned magsize);
 pc_mag_t	*pc_mag_alloc(const pcache_t *pc);
 void		 pc_mag_destroy_chain(pcache_t *pc, pc_mag_t *chain);
 int		 pc_mutex_init_adaptive(pthread_mutex_t *m);

@@ -370,7 +370,6 @@ pc_cpu_init(pcache_t *pc)
 	size_t len = (size_t)pc->ncpu * sizeof(pc_slot_t);
 	pc_slot_t *slots = aligned_alloc(PC_CACHELINE, len);
 
-	PC_ASSERT(pc->magsize <= PC_MAG_MAX);
 	if (slots == NULL)
 		return ENOMEM;
 	for (unsigned i = 0; i < pc->ncpu; i++) {
@@ -384,6 +383,10 @@ pc_cpu_init(pcache_t *pc)
 		pc->slots = NULL;
 		return ENOMEM;
 	}
+	/* No magazine exists yet, so the locked layer may size its own. */
+	if (!pc->rseq)
+		pc->magsize = pc_lock_mag_capacity(pc->objsize, pc->magsize);
+	PC_ASSERT(pc->magsize <= (pc->rseq ? PC_MAG_MAX : PC_LOCK_MAG_MAX));
 	return 0;
 }
 
