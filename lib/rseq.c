@@ -373,9 +373,10 @@ pc_rseq_get_bulk(pcache_t *pc, void **objs, size_t n)
 
 /*
  * pc_rseq_put_bulk: pcache_put_bulk() on the rseq layer.  Every non-NULL
- * pointer is checked; they go in chunks of at most a magazine: into the
- * current CPU's array in one section while they fit, the rest into
- * magazines that reach the depot together in one lock hold.
+ * pointer is checked; then runs of non-NULL entries, a magazine's worth at
+ * most, go from the caller's array straight into the current CPU's array
+ * (one section each) while they fit, the rest into magazines that reach
+ * the depot together in one lock hold: one copy each way.
  */
 void
 pc_rseq_put_bulk(pcache_t *pc, void *const *objs, size_t n)
@@ -385,38 +386,36 @@ pc_rseq_put_bulk(pcache_t *pc, void *const *objs, size_t n)
 
 	pc_obj_check_all(pc, objs, n);
 	while (i < n) {
-		void *chunk[PC_MAG_MAX];
-		size_t k = 0, max = pc->magsize;
-
-		PC_ASSERT(max <= PC_MAG_MAX);
-
-		for (; i < n && k < max; i++) {
-			if (objs[i] != NULL) {
-				if (PC_MEMCHECK)
-					pc_mem_noaccess(objs[i], pc->objsize);
-				chunk[k++] = objs[i];
-			}
+		if (objs[i] == NULL) {
+			i++;
+			continue;
 		}
-		if (k == 0)
-			break;
-		if (fulls == NULL && refill_here(pc, chunk, k, true))
+		void *const *run = objs + i;
+		size_t k = 0;
+		while (k < pc->magsize && i + k < n && run[k] != NULL) {
+			if (PC_MEMCHECK)
+				pc_mem_noaccess(run[k], pc->objsize);
+			k++;
+		}
+		i += k;
+		if (fulls == NULL && refill_here(pc, run, k, true))
 			continue;	/* counted by the array */
-		done += k;
 		pthread_mutex_lock(&pc->depot->lock);
 		pc_mag_t *m = pc_depot_take_empty(pc->depot);
 		pthread_mutex_unlock(&pc->depot->lock);
 		if (m == NULL && (m = pc_mag_alloc(pc)) == NULL) {
-			done -= k;
 			for (size_t j = 0; j < k; j++) {
-				if (!pc_rseq_put_miss(pc, chunk[j]))
-					pc_depot_put(pc, chunk[j]);
+				if (!pc_rseq_put_miss(pc, run[j]))
+					pc_depot_put(pc, run[j]);
 			}
 			continue;
 		}
-		memcpy(m->objs, chunk, k * sizeof(void *));
+		PC_ASSERT(k <= m->cap);
+		memcpy(m->objs, run, k * sizeof(void *));
 		m->n = (unsigned)k;
 		m->next = fulls;
 		fulls = m;
+		done += k;
 	}
 	if (fulls != NULL) {
 		pc_depot_return_chain(pc, fulls);
