@@ -373,10 +373,11 @@ pc_rseq_get_bulk(pcache_t *pc, void **objs, size_t n)
 
 /*
  * pc_rseq_put_bulk: pcache_put_bulk() on the rseq layer.  Every non-NULL
- * pointer is checked; then runs of non-NULL entries, a magazine's worth at
- * most, go from the caller's array straight into the current CPU's array
- * (one section each) while they fit, the rest into magazines that reach
- * the depot together in one lock hold: one copy each way.
+ * pointer is checked; then runs of non-NULL entries go from the caller's
+ * array straight into the current CPU's array (one section each: the
+ * whole run if it fits, else a magazine's worth) while they fit, the rest
+ * into magazines that reach the depot together in one lock hold: one copy
+ * each way.
  */
 void
 pc_rseq_put_bulk(pcache_t *pc, void *const *objs, size_t n)
@@ -391,15 +392,25 @@ pc_rseq_put_bulk(pcache_t *pc, void *const *objs, size_t n)
 			continue;
 		}
 		void *const *run = objs + i;
-		size_t k = 0;
-		while (k < pc->magsize && i + k < n && run[k] != NULL) {
+		size_t k = 0, max = fulls == NULL ? pc->rcap : pc->magsize;
+		while (k < max && i + k < n && run[k] != NULL) {
 			if (PC_MEMCHECK)
 				pc_mem_noaccess(run[k], pc->objsize);
 			k++;
 		}
+		/*
+		 * The whole run into the CPU's array if it fits, else a
+		 * magazine's worth at a time while they fit, then magazines.
+		 */
+		if (fulls == NULL && refill_here(pc, run, k, true)) {
+			i += k;
+			continue;	/* counted by the array */
+		}
+		if (k > pc->magsize)
+			k = pc->magsize;
 		i += k;
 		if (fulls == NULL && refill_here(pc, run, k, true))
-			continue;	/* counted by the array */
+			continue;
 		pthread_mutex_lock(&pc->depot->lock);
 		pc_mag_t *m = pc_depot_take_empty(pc->depot);
 		pthread_mutex_unlock(&pc->depot->lock);
