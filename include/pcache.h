@@ -91,6 +91,9 @@ struct pcache_stats {
 	uint64_t magsize;       /* objects per magazine */
 	uint64_t hardlimit_waits; /* times a get slept or failed at the hard limit */
 	unsigned fastpath;      /* PCACHE_FASTPATH_*: the per-CPU layer in use */
+	/* Fields after this line are filled only by pcache_get_stats_sized(). */
+	uint64_t cpu_capacity;  /* objects the CPUs may cache now, all CPUs */
+	uint64_t cpu_capacity_max; /* the most they may grow to, all CPUs */
 };
 
 /* Values of pcache_stats.fastpath. */
@@ -183,8 +186,18 @@ PCACHE_API int pcache_prime(pcache_t *pc, size_t n);
 /*
  * Fill *st.  Exact when no other thread uses the cache; otherwise each
  * figure is a recent value.  0, or EINVAL for a NULL argument.
+ * pcache_get_stats_sized() fills the first `size` bytes of *st (size is
+ * sizeof(struct pcache_stats) as the caller was compiled), so that the
+ * struct can grow; pcache_get_stats() is a macro passing that size.  The
+ * function of that name, for programs built before the macro, fills the
+ * fields up to and including `fastpath`.  EINVAL for a size smaller than
+ * that.
  */
 PCACHE_API int pcache_get_stats(pcache_t *pc, struct pcache_stats *st);
+PCACHE_API int pcache_get_stats_sized(pcache_t *pc, struct pcache_stats *st,
+    size_t size);
+#define pcache_get_stats(pc, st) \
+	pcache_get_stats_sized((pc), (st), sizeof(*(st)))
 
 /* Number of per-CPU slots: the highest CPU number the system has, plus one. */
 PCACHE_API unsigned pcache_cpu_count(void);

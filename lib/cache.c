@@ -5,6 +5,7 @@
  * Copyright (c) 2026 The libpcache developers.  BSD-2-Clause; see LICENSE.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,12 +119,14 @@ pcache_destroy(pcache_t *pc)
 }
 
 /*
- * pcache_reclaim: see pcache.h.  Depot first, since freeing its magazines
+ * pcache_reclaim: see pcache.h.  Idle CPUs' grown capacity first (its
+ * excess goes to the depot), then the depot, since freeing its magazines
  * can empty slabs that the slab pass then gives back.
  */
 size_t
 pcache_reclaim(pcache_t *pc)
 {
+	pc_cpu_shrink_idle(pc);
 	pc_depot_trim(pc);
 	return pc_slab_reclaim(pc);
 }
@@ -175,16 +178,14 @@ pcache_prime(pcache_t *pc, size_t n)
 }
 
 /*
- * pcache_get_stats: see pcache.h.  Reads each CPU (taking its slot lock on
+ * stats_fill: every figure of struct pcache_stats.  Reads each CPU (taking its slot lock on
  * the locked layer), then the depot, then the slab layer, one at a time.
  */
-int
-pcache_get_stats(pcache_t *pc, struct pcache_stats *st)
+static int
+stats_fill(pcache_t *pc, struct pcache_stats *st)
 {
 	uint64_t gets, puts, nfull, nempty;
 
-	if (pc == NULL || st == NULL)
-		return EINVAL;
 	memset(st, 0, sizeof(*st));
 	st->objsize = pc->objsize;
 	st->magsize = pc->magsize;
@@ -203,6 +204,7 @@ pcache_get_stats(pcache_t *pc, struct pcache_stats *st)
 	st->puts += puts;
 	st->depot_full = nfull;
 	st->depot_empty = nempty;
+	pc_cpu_capacity_now(pc, &st->cpu_capacity, &st->cpu_capacity_max);
 	pthread_mutex_lock(&pc->slab_lock);
 	st->slabs = pc->nslabs;
 	st->bytes = (uint64_t)pc->nslabs * pc->slabsize;
@@ -219,6 +221,36 @@ pcache_get_stats(pcache_t *pc, struct pcache_stats *st)
 	uint64_t cached = st->cached_cpu + st->cached_depot;
 	st->in_use = nout > cached ? nout - cached : 0;
 	return 0;
+}
+
+/* The struct as it was before pcache_get_stats_sized(): up to `fastpath`. */
+#define STATS_V1_SIZE	offsetof(struct pcache_stats, cpu_capacity)
+
+/*
+ * pcache_get_stats_sized: see pcache.h.  Copies the first `size` bytes of
+ * the figures (zeroing what lies beyond this library's struct).
+ */
+int
+pcache_get_stats_sized(pcache_t *pc, struct pcache_stats *st, size_t size)
+{
+	struct pcache_stats all;
+
+	if (pc == NULL || st == NULL || size < STATS_V1_SIZE)
+		return EINVAL;
+	stats_fill(pc, &all);
+	if (size > sizeof(all)) {
+		memset((char *)st + sizeof(all), 0, size - sizeof(all));
+		size = sizeof(all);
+	}
+	memcpy(st, &all, size);
+	return 0;
+}
+
+/* pcache_get_stats: see pcache.h; the entry point of older programs. */
+int
+(pcache_get_stats)(pcache_t *pc, struct pcache_stats *st)
+{
+	return pcache_get_stats_sized(pc, st, STATS_V1_SIZE);
 }
 
 /* pcache_cpu_count: see pcache.h. */

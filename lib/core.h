@@ -159,6 +159,7 @@ pc_mem_handout(const void *p, size_t n, bool constructed)
 #define PC_NLISTS	(PC_NBUCKETS + 2)	/* full, buckets, empty */
 #define PC_MAG_MAX	128		/* the largest magazine (rseq layer, depot only) */
 #define PC_LOCK_MAG_MAX	512		/* the largest on the locked layer */
+#define PC_RSEQ_CAP_MAX	4096		/* the most one CPU's rseq array holds */
 #define PC_EHARDLIMIT	(-1)		/* internal: the hard limit refused a get */
 #define PC_DBG_REDZONE	8		/* checked mode: redzone bytes at least */
 
@@ -183,6 +184,7 @@ struct pc_slab;
 struct pc_slot;
 struct pc_depot;
 struct pc_dbg;
+struct pc_rpolicy;
 
 /*
  * The cache descriptor.  Each group of fields belongs to one layer, which
@@ -218,7 +220,9 @@ struct pcache {
 	bool		 rseq;
 	char		*rslots;	/* ncpu arrays, rstride bytes apart */
 	size_t		 rstride;
-	size_t		 rcap;		/* pc_cpu_capacity() */
+	size_t		 rcap;		/* entries per array: what cap may grow to */
+	size_t		 rcap_init;	/* each CPU's capacity to begin with */
+	struct pc_rpolicy *rpol;	/* ncpu entries: the capacity policy */
 
 	/* invalidate.c: whole-cache sweeps. */
 	pthread_mutex_t	 drain_lock;	/* serialises sweepers */

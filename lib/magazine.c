@@ -67,6 +67,23 @@ pc_cpu_capacity(size_t objsize, unsigned magsize)
 }
 
 /*
+ * pc_cpu_capacity_max: the most one CPU's rseq array may grow to (rseq.c
+ * grows it while the CPU's depot traffic is frequent): 256 KiB worth of
+ * objects, at most PC_RSEQ_CAP_MAX, and never below the initial capacity.
+ * This bounds what one CPU caches: capacity times the object size.
+ */
+size_t
+pc_cpu_capacity_max(size_t objsize, unsigned magsize)
+{
+	size_t init = pc_cpu_capacity(objsize, magsize);
+	size_t cap = (256 * 1024) / objsize;
+
+	if (cap > PC_RSEQ_CAP_MAX)
+		cap = PC_RSEQ_CAP_MAX;
+	return cap > init ? cap : init;
+}
+
+/*
  * pc_lock_mag_capacity: objects per magazine on the locked layer: half of
  * what one CPU may cache (pc_cpu_capacity()), at most PC_LOCK_MAG_MAX, so
  * that a CPU's loaded and previous magazines hold as much as the rseq

@@ -37,6 +37,7 @@ extern pc_mag_t	 pc_mag_none;	/* stands in for a missing magazine: empty and ful
 unsigned	 pc_mag_capacity(size_t objsize);
 size_t		 pc_cpu_capacity(size_t objsize, unsigned magsize);
 unsigned	 pc_lock_mag_capacity(size_t objsize, unsigned magsize);
+size_t		 pc_cpu_capacity_max(size_t objsize, unsigned magsize);
 pc_mag_t	*pc_mag_alloc(const pcache_t *pc);
 void		 pc_mag_destroy_chain(pcache_t *pc, pc_mag_t *chain);
 int		 pc_mutex_init_adaptive(pthread_mutex_t *m);

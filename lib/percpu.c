@@ -328,6 +328,49 @@ pc_cpu_stats(pcache_t *pc, unsigned cpu, struct pc_cpu_stats *st)
 }
 
 /*
+ * pc_cpu_capacity_now: the objects all CPUs may cache now, and the most
+ * they may grow to.  The locked layer's two magazines are fixed; the rseq
+ * layer's arrays adapt (rseq.c).  Reads without locks.
+ */
+void
+pc_cpu_capacity_now(pcache_t *pc, uint64_t *now, uint64_t *max)
+{
+	*now = *max = 0;
+	if (!pc_cpu_enabled(pc))
+		return;
+#ifdef PC_RSEQ_ARCH
+	if (pc->rseq) {
+		for (unsigned i = 0; i < pc->ncpu; i++)
+			*now += pc_rseq_cap(pc, i);
+		*max = (uint64_t)pc->ncpu * pc->rcap;
+		return;
+	}
+#endif
+	*now = *max = (uint64_t)pc->ncpu * 2 * pc->magsize;
+}
+
+/*
+ * pc_cpu_shrink_idle: at a reclaim, give back the capacity CPUs grew and
+ * no longer use (rseq.c's policy); nothing on the locked layer.  Holds
+ * each CPU in turn.
+ */
+void
+pc_cpu_shrink_idle(pcache_t *pc)
+{
+#ifdef PC_RSEQ_ARCH
+	for (unsigned i = 0; pc->rseq && i < pc->ncpu; i++) {
+		if (pc_rseq_cap(pc, i) == pc->rcap_init)
+			continue;
+		pc_cpu_lock(pc, i);
+		pc_rseq_shrink_idle(pc, i);
+		pc_cpu_unlock(pc, i);
+	}
+#else
+	(void)pc;
+#endif
+}
+
+/*
  * pc_cpu_steal: one constructed object taken from any CPU's cache, or
  * NULL.  For a get at the hard limit: cached objects count against the
  * limit, so they are handed out before anyone is refused.  Holds each CPU

@@ -45,18 +45,30 @@ typedef struct pc_slot {
 typedef struct pc_rslot {
 	uint64_t	 word;		/* n | puts << 16: the commit word */
 	atomic_uint	 divert;	/* non-zero: a drainer owns the array */
-	uint32_t	 pad;
+	atomic_uint	 cap;		/* entries usable now; under the depot lock */
 	atomic_uint_fast64_t refilled;	/* relaxed; off the hit path */
 	atomic_uint_fast64_t taken;	/* relaxed; off the hit path */
-	void		*objs[];	/* pc->rcap entries */
+	void		*objs[];	/* pc->rcap (the most cap grows to) entries */
 } pc_rslot_t;
+
+/*
+ * The rseq layer's capacity policy for one CPU (rseq.c), under the depot
+ * lock: its recent misses (refills and spills), and what its array had
+ * seen at the last reclaim, to tell an idle CPU.
+ */
+struct pc_rpolicy {
+	uint64_t	 window;	/* start of the current miss window, ns */
+	unsigned	 misses;	/* misses in that window */
+	uint64_t	 seen;		/* puts + refilled + taken at the last reclaim */
+};
 
 #define PC_RSLOT_NBITS	16		/* bits of n in the commit word */
 #define PC_RSLOT_N(w)	((w) & (((uint64_t)1 << PC_RSLOT_NBITS) - 1))
 
 _Static_assert(offsetof(pc_rslot_t, divert) == 8, "rseq slot layout");
+_Static_assert(offsetof(pc_rslot_t, cap) == 12, "rseq slot layout");
 _Static_assert(offsetof(pc_rslot_t, objs) == 32, "rseq slot layout");
-_Static_assert(4 * PC_MAG_MAX < ((size_t)1 << PC_RSLOT_NBITS),
+_Static_assert(PC_RSEQ_CAP_MAX < ((size_t)1 << PC_RSLOT_NBITS),
     "a CPU's array must fit the commit word's count");
 
 /* One CPU's counters, for statistics. */
@@ -89,6 +101,8 @@ size_t		 pc_cpu_detach_locked(pcache_t *pc, unsigned cpu,
 uint64_t	 pc_cpu_cached_locked(pcache_t *pc, unsigned cpu);
 void		 pc_cpu_stats(pcache_t *pc, unsigned cpu, struct pc_cpu_stats *st);
 void		*pc_cpu_steal(pcache_t *pc);
+void		 pc_cpu_capacity_now(pcache_t *pc, uint64_t *now, uint64_t *max);
+void		 pc_cpu_shrink_idle(pcache_t *pc);
 
 #ifdef PC_RSEQ_ARCH
 #include "rseq_x86_64.h"
@@ -101,6 +115,8 @@ size_t		 pc_rseq_take_owned(pcache_t *pc, unsigned cpu, void **buf);
 void		*pc_rseq_pop_owned(pcache_t *pc, unsigned cpu);
 void		 pc_rseq_stats(const pcache_t *pc, unsigned cpu,
 		    struct pc_cpu_stats *st);
+unsigned	 pc_rseq_cap(const pcache_t *pc, unsigned cpu);
+void		 pc_rseq_shrink_idle(pcache_t *pc, unsigned cpu);
 #endif
 int		 pc_rseq_init(pcache_t *pc);
 void		 pc_rseq_fini(pcache_t *pc);
@@ -264,7 +280,7 @@ pc_cpu_put_hit(pcache_t *pc, void *obj)
 #ifdef PC_RSEQ_ARCH
 	if (PC_LIKELY(pc->rseq)) {
 		if (PC_UNLIKELY(!rseq_push(pc_rseq_off, pc->rslots, pc->rstride,
-		    pc->ncpu, pc->rcap, obj)))
+		    pc->ncpu, obj)))
 			return false;
 		if (PC_UNLIKELY(pc_hl_waiting(&pc->hl)))
 			pc_hl_wake(&pc->hl);

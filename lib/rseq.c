@@ -31,6 +31,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "debug.h"
@@ -120,19 +121,27 @@ pc_rseq_init(pcache_t *pc)
 	pthread_once(&rseq_once, rseq_probe);
 	if (!rseq_usable)
 		return 0;
-	pc->rcap = pc_cpu_capacity(pc->objsize, pc->magsize);
+	pc->rcap_init = pc_cpu_capacity(pc->objsize, pc->magsize);
+	pc->rcap = pc_cpu_capacity_max(pc->objsize, pc->magsize);
+	PC_ASSERT(pc->rcap <= PC_RSEQ_CAP_MAX);
 	pc->rstride = (offsetof(pc_rslot_t, objs) + pc->rcap * sizeof(void *) +
 	    PC_CACHELINE - 1) & ~(size_t)(PC_CACHELINE - 1);
 	pc->rslots = aligned_alloc(PC_CACHELINE, pc->rstride * pc->ncpu);
 	pc->drainbuf = malloc(pc->rcap * pc->ncpu * sizeof(void *));
-	if (pc->rslots == NULL || pc->drainbuf == NULL) {
-		free(pc->rslots);
-		free(pc->drainbuf);
-		pc->rslots = NULL;
-		pc->drainbuf = NULL;
+	pc->rpol = calloc(pc->ncpu, sizeof(*pc->rpol));
+	if (pc->rslots == NULL || pc->drainbuf == NULL || pc->rpol == NULL) {
+		pc_rseq_fini(pc);
 		return ENOMEM;
 	}
-	memset(pc->rslots, 0, pc->rstride * pc->ncpu);
+	/* Headers only: entries past n are never read. */
+	for (unsigned i = 0; i < pc->ncpu; i++) {
+		pc_rslot_t *s = (pc_rslot_t *)(pc->rslots + (size_t)i * pc->rstride);
+		s->word = 0;
+		atomic_init(&s->divert, 0);
+		atomic_init(&s->cap, (unsigned)pc->rcap_init);
+		atomic_init(&s->refilled, 0);
+		atomic_init(&s->taken, 0);
+	}
 	pc->rseq = true;
 	return 0;
 }
@@ -155,8 +164,10 @@ pc_rseq_fini(pcache_t *pc)
 {
 	free(pc->rslots);
 	free(pc->drainbuf);
+	free(pc->rpol);
 	pc->rslots = NULL;
 	pc->drainbuf = NULL;
+	pc->rpol = NULL;
 	pc->rseq = false;
 }
 
@@ -175,8 +186,7 @@ rseq_pop_here(pcache_t *pc)
 static inline bool
 rseq_push_here(pcache_t *pc, void *obj)
 {
-	return rseq_push(pc_rseq_off, pc->rslots, pc->rstride, pc->ncpu,
-	    pc->rcap, obj);
+	return rseq_push(pc_rseq_off, pc->rslots, pc->rstride, pc->ncpu, obj);
 }
 
 /*
@@ -184,6 +194,8 @@ rseq_push_here(pcache_t *pc, void *obj)
  * whether the objects count as puts (a bulk put) or came from the depot,
  * which the array's `refilled` count records (pc_rslot_t).
  */
+static void note_miss(pcache_t *pc, char *slot);
+
 static bool
 refill_here(pcache_t *pc, void *const *src, size_t k, bool puts)
 {
@@ -191,12 +203,13 @@ refill_here(pcache_t *pc, void *const *src, size_t k, bool puts)
 	uint64_t add = puts ? (uint64_t)k | (uint64_t)k << PC_RSLOT_NBITS : k;
 
 	if (!rseq_refill(pc_rseq_off, pc->rslots, pc->rstride, pc->ncpu,
-	    pc->rcap, src, k, add, &slot))
+	    src, k, add, &slot))
 		return false;
 	if (!puts) {
 		/* Relaxed: a statistic, summed by pc_rseq_stats(). */
 		atomic_fetch_add_explicit(&((pc_rslot_t *)slot)->refilled, k,
 		    memory_order_relaxed);
+		note_miss(pc, slot);	/* from the depot: its lock is held */
 	}
 	return true;
 }
@@ -217,6 +230,7 @@ take_here(pcache_t *pc, void **dst, size_t kmax, bool gets)
 		/* Relaxed: as in refill_here(). */
 		atomic_fetch_add_explicit(&((pc_rslot_t *)slot)->taken, k,
 		    memory_order_relaxed);
+		note_miss(pc, slot);	/* to the depot: its lock is held */
 	}
 	return k;
 }
@@ -231,6 +245,112 @@ thread_ready(void)
 	if (!rseq_ours)
 		return true;
 	return register_thread() == 0;
+}
+
+/*
+ * Capacity policy.  A CPU whose array misses (refills from the depot, or
+ * spills to it) GROW_MISSES times within GROW_WINDOW_NS doubles its
+ * capacity, up to pc->rcap: a working set larger than the array then
+ * stays on the CPU instead of crossing the depot lock a magazine at a
+ * time.  A CPU whose array saw no traffic at all between two reclaims
+ * halves it again, down to the initial capacity, and its excess goes to
+ * the depot, where reclaim's working-set trim frees it.
+ */
+#define GROW_MISSES	16
+#define GROW_WINDOW_NS	10000000ull	/* 10 ms */
+
+/* now_ns: a monotonic clock, for the policy's window. */
+static uint64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * note_miss: the array at `slot` just refilled or spilled; grow it if its
+ * misses come fast.  The depot lock held (it guards the policy and cap).
+ */
+static void
+note_miss(pcache_t *pc, char *slot)
+{
+	pc_rslot_t *s = (pc_rslot_t *)slot;
+	struct pc_rpolicy *p = &pc->rpol[(size_t)(slot - pc->rslots) / pc->rstride];
+	uint64_t now = now_ns();
+
+	PC_ASSERT(pc_mutex_held(&pc->depot->lock));
+	if (now - p->window > GROW_WINDOW_NS) {
+		p->window = now;
+		p->misses = 0;
+	}
+	/* Relaxed: cap is written under the depot lock; sections read it raw. */
+	unsigned cap = atomic_load_explicit(&s->cap, memory_order_relaxed);
+	if (++p->misses >= GROW_MISSES && cap < pc->rcap) {
+		cap = 2 * cap < pc->rcap ? 2 * cap : (unsigned)pc->rcap;
+		atomic_store_explicit(&s->cap, cap, memory_order_relaxed);
+		p->misses = 0;
+	}
+}
+
+/* traffic: everything that ever moved through a CPU's array but its gets. */
+static uint64_t
+traffic(const pc_rslot_t *s)
+{
+	/* Relaxed: statistics; the caller owns the array. */
+	return (s->word >> PC_RSLOT_NBITS) +
+	    atomic_load_explicit(&s->refilled, memory_order_relaxed) +
+	    atomic_load_explicit(&s->taken, memory_order_relaxed);
+}
+
+/*
+ * pc_rseq_shrink_idle: at a reclaim, halve the capacity of CPU cpu if its
+ * array saw no traffic since the last reclaim (it saw no put, refill,
+ * spill or drain; a CPU that only got from a full array looks idle too,
+ * and gets a smaller one), moving what no longer fits to the depot.  The
+ * caller holds the CPU (pc_cpu_lock()); takes the depot lock.
+ */
+void
+pc_rseq_shrink_idle(pcache_t *pc, unsigned cpu)
+{
+	pc_rslot_t *s = rslot(pc, cpu);
+	struct pc_rpolicy *p = &pc->rpol[cpu];
+
+	pthread_mutex_lock(&pc->depot->lock);
+	uint64_t seen = traffic(s);
+	unsigned cap = atomic_load_explicit(&s->cap, memory_order_relaxed);
+	if (seen == p->seen && cap > pc->rcap_init) {
+		cap = cap / 2 > pc->rcap_init ? cap / 2 : (unsigned)pc->rcap_init;
+		atomic_store_explicit(&s->cap, cap, memory_order_relaxed);
+		/* The excess, a magazine at a time (whatever can be had). */
+		for (;;) {
+			size_t n = PC_RSLOT_N(s->word);
+			if (n <= cap)
+				break;
+			pc_mag_t *m = pc_depot_take_empty(pc->depot);
+			if (m == NULL && (m = pc_mag_alloc(pc)) == NULL)
+				break;
+			size_t k = n - cap < m->cap ? n - cap : m->cap;
+			memcpy(m->objs, s->objs + n - k, k * sizeof(void *));
+			m->n = (unsigned)k;
+			s->word -= k;
+			/* Relaxed: a statistic. */
+			atomic_fetch_add_explicit(&s->taken, k, memory_order_relaxed);
+			pc_depot_give_full(pc->depot, m);
+		}
+		seen = traffic(s);
+	}
+	p->seen = seen;
+	pthread_mutex_unlock(&pc->depot->lock);
+}
+
+/* pc_rseq_cap: CPU cpu's capacity now. */
+unsigned
+pc_rseq_cap(const pcache_t *pc, unsigned cpu)
+{
+	/* Relaxed: a statistic. */
+	return atomic_load_explicit(&rslot(pc, cpu)->cap, memory_order_relaxed);
 }
 
 /*

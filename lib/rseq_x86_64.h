@@ -14,8 +14,8 @@
  * which entries of objs[] are live.  The abort handler must be preceded by
  * the signature the thread registered (RSEQ_SIG).
  *
- * Slot layout (pc_rslot_t): the commit word at 0, divert at 8, objs[]
- * from 32.  The commit word holds the count of live entries n in its low
+ * Slot layout (pc_rslot_t): the commit word at 0, divert at 8, the CPU's
+ * capacity (32 bits) at 12, objs[] from 32.  The commit word holds the count of live entries n in its low
  * 16 bits and, above them, how many objects were pushed (the puts this
  * CPU served, single and bulk): a push adds 1 + 2^16, a pop subtracts 1,
  * so the one committing store keeps both, and the hit path writes no
@@ -85,11 +85,11 @@ rseq_pop(ptrdiff_t roff, char *base, size_t stride, unsigned ncpu)
 
 /*
  * rseq_push: put obj on the current CPU's slot.  False when the slot is
- * full (cap entries), diverted, or rseq is unusable for this thread.
+ * full (its capacity reached), diverted, or rseq is unusable for this
+ * thread.
  */
 static inline bool
-rseq_push(ptrdiff_t roff, char *base, size_t stride, unsigned ncpu,
-    size_t cap, void *obj)
+rseq_push(ptrdiff_t roff, char *base, size_t stride, unsigned ncpu, void *obj)
 {
 	unsigned ok;
 
@@ -97,7 +97,7 @@ rseq_push(ptrdiff_t roff, char *base, size_t stride, unsigned ncpu,
 	    PC_RSEQ_PROLOGUE("roff")
 	    "	movq (%%rax), %%rcx\n"		/* the commit word */
 	    "	movzwl %%cx, %%edx\n"		/* n */
-	    "	cmpq %[cap], %%rdx\n"
+	    "	cmpl 12(%%rax), %%edx\n"		/* the CPU's capacity */
 	    "	jae 5f\n"
 	    "	movq %[obj], 32(%%rax,%%rdx,8)\n"	/* objs[n], not yet live */
 	    "	addq $0x10001, %%rcx\n"		/* one more live, one more put */
@@ -108,7 +108,7 @@ rseq_push(ptrdiff_t roff, char *base, size_t stride, unsigned ncpu,
 	    "6:\n"
 	    : [ok] "=&r" (ok)
 	    : [roff] "r" (roff), [ncpu] "rm" (ncpu), [stride] "rm" (stride),
-	      [base] "r" (base), [cap] "rm" (cap), [obj] "r" (obj)
+	      [base] "r" (base), [obj] "r" (obj)
 	    : "rax", "rcx", "rdx", "memory", "cc");
 	return ok != 0;
 }
@@ -123,7 +123,7 @@ rseq_push(ptrdiff_t roff, char *base, size_t stride, unsigned ncpu,
  */
 static inline bool
 rseq_refill(ptrdiff_t roff, char *base, size_t stride, unsigned ncpu,
-    size_t cap, void *const *src, size_t k, uint64_t add, char **slot)
+    void *const *src, size_t k, uint64_t add, char **slot)
 {
 	unsigned ok;
 	char *where;
@@ -133,7 +133,8 @@ rseq_refill(ptrdiff_t roff, char *base, size_t stride, unsigned ncpu,
 	    "	movq (%%rax), %%rcx\n"		/* the commit word */
 	    "	movzwl %%cx, %%edx\n"		/* n */
 	    "	leaq (%%rdx,%[k]), %%r11\n"	/* n + k */
-	    "	cmpq %[cap], %%r11\n"
+	    "	movl 12(%%rax), %%r8d\n"		/* the CPU's capacity */
+	    "	cmpq %%r8, %%r11\n"
 	    "	ja 5f\n"
 	    "	leaq 32(%%rax,%%rdx,8), %%r10\n"	/* &objs[n] */
 	    "	xorl %%r8d, %%r8d\n"
@@ -152,8 +153,7 @@ rseq_refill(ptrdiff_t roff, char *base, size_t stride, unsigned ncpu,
 	    "6:\n"
 	    : [ok] "=&r" (ok), [where] "=&r" (where)
 	    : [roff] "r" (roff), [ncpu] "rm" (ncpu), [stride] "rm" (stride),
-	      [base] "r" (base), [cap] "rm" (cap), [src] "r" (src), [k] "r" (k),
-	      [add] "rm" (add)
+	      [base] "r" (base), [src] "r" (src), [k] "r" (k), [add] "rm" (add)
 	    : "rax", "rcx", "rdx", "r8", "r9", "r10", "r11", "memory", "cc");
 	*slot = ok ? where : NULL;
 	return ok != 0;

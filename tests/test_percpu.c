@@ -321,6 +321,111 @@ START_TEST(busy_slot_diverts_and_local_drain_waits)
 }
 END_TEST
 
+/* depot_traffic: objects that crossed between the CPUs and the depot. */
+static uint64_t
+depot_traffic(pcache_t *pc)
+{
+	struct pcache_stats st;
+
+	pcache_get_stats(pc, &st);
+	uint64_t n = st.gets + st.puts - 2 * st.cpu_hits;	/* locked layer */
+#ifdef PC_RSEQ_ARCH
+	if (pc->rseq) {
+		n = 0;
+		for (unsigned i = 0; i < pc->ncpu; i++) {
+			pc_rslot_t *s = (pc_rslot_t *)(pc->rslots +
+			    (size_t)i * pc->rstride);
+			n += atomic_load(&s->refilled) + atomic_load(&s->taken);
+		}
+	}
+#endif
+	return n;
+}
+
+struct rounds {
+	pcache_t *pc;
+	int n, rounds;
+	uint64_t first, last;	/* depot traffic of the first and last rounds */
+};
+
+/* rounds_run: `rounds` batch cycles of n objects on this CPU. */
+static void
+rounds_run(void *p)
+{
+	struct rounds *r = p;
+	struct batch b = { r->pc, r->n, 0, 0 };
+
+	for (int i = 0; i < r->rounds; i++) {
+		uint64_t before = depot_traffic(r->pc);
+		batch_cycle(&b);
+		uint64_t moved = depot_traffic(r->pc) - before;
+		if (i == 0)
+			r->first = moved;
+		if (i >= r->rounds - 10)
+			r->last += moved;
+	}
+}
+
+/*
+ * Adaptive capacity: batches three times larger than a CPU's initial
+ * capacity at first cross the depot a magazine at a time; the rseq layer
+ * grows the CPU's array until they stay on it, so the last ten rounds
+ * together move at least ten times fewer objects through the depot than
+ * the first round alone.  Idle, the capacity shrinks back at reclaims and
+ * the memory goes.  The locked layer's capacity is fixed (and reported).
+ */
+START_TEST(capacity_adapts_to_batches)
+{
+	struct tcounts tc = { 0 };
+	struct pcache_config cfg = tobj_config(64, &tc);
+	pcache_t *pc = pcache_create("adapt", &cfg);
+	struct pcache_stats st;
+	unsigned cpu;
+
+	ck_assert_ptr_nonnull(pc);
+	allowed_cpus(&cpu, 1);
+	pcache_get_stats(pc, &st);
+	uint64_t cap0 = st.cpu_capacity;
+	ck_assert_uint_eq(cap0, (uint64_t)pc->ncpu * cpu_capacity(pc));
+	ck_assert_uint_ge(st.cpu_capacity_max, cap0);
+	if (!pc->rseq) {
+		ck_assert_uint_eq(st.cpu_capacity_max, cap0);
+		check_balance(pc, &tc);
+		ck_assert_int_eq(pcache_destroy(pc), 0);
+		return;
+	}
+	struct rounds r = { pc, 3 * (int)cpu_capacity(pc), 200, 0, 0 };
+	on_cpu(cpu, rounds_run, &r);
+	pcache_get_stats(pc, &st);
+	printf("adaptive capacity: first round %llu objects via the depot, "
+	    "last ten rounds %llu; capacity %llu -> %llu (max %llu)\n",
+	    (unsigned long long)r.first, (unsigned long long)r.last,
+	    (unsigned long long)cap0, (unsigned long long)st.cpu_capacity,
+	    (unsigned long long)st.cpu_capacity_max);
+	ck_assert_uint_gt(st.cpu_capacity, cap0);
+	ck_assert_uint_le(st.cpu_capacity, st.cpu_capacity_max);
+	ck_assert_uint_gt(r.first, 0);
+	ck_assert_uint_le(10 * r.last, r.first);
+	uint64_t peak = st.bytes;
+
+	/* Idle: the capacity and the memory come back over a few reclaims. */
+	for (int i = 0; i < 8; i++)
+		pcache_reclaim(pc);
+	pcache_get_stats(pc, &st);
+	printf("after 8 idle reclaims: capacity %llu, %llu cached on CPUs, "
+	    "%llu bytes (peak %llu)\n", (unsigned long long)st.cpu_capacity,
+	    (unsigned long long)st.cached_cpu, (unsigned long long)st.bytes,
+	    (unsigned long long)peak);
+	ck_assert_uint_eq(st.cpu_capacity, cap0);
+	ck_assert_uint_le(st.cached_cpu, cpu_capacity(pc));
+	ck_assert_uint_lt(2 * st.bytes, peak);
+	check_balance(pc, &tc);
+	pcache_invalidate(pc);
+	ck_assert_int_eq(pcache_destroy(pc), 0);
+	ck_assert_uint_eq(atomic_load(&tc.ctor), atomic_load(&tc.dtor));
+}
+END_TEST
+
 static Suite *
 percpu_suite(void)
 {
@@ -329,6 +434,7 @@ percpu_suite(void)
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, magazines_fill_cpu_then_depot);
+	tcase_add_test(tc, capacity_adapts_to_batches);
 	tcase_add_test(tc, nocpu_goes_through_depot);
 	tcase_add_test(tc, invalidate_after_ctor_input_changes);
 	tcase_add_test(tc, invalidate_local_drains_only_caller_cpu);

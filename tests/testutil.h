@@ -104,11 +104,14 @@ check_balance(pcache_t *pc, struct tcounts *tc)
 	ck_assert_uint_eq(st.gets - st.puts, st.in_use);
 }
 
-/* cpu_capacity: objects one CPU holds before the depot, on either layer. */
+/*
+ * cpu_capacity: objects one CPU holds before the depot, on either layer,
+ * as long as its capacity has not grown (percpu.h).
+ */
 static inline size_t
 cpu_capacity(const pcache_t *pc)
 {
-	return pc->rseq ? pc->rcap : 2 * (size_t)pc->magsize;
+	return pc->rseq ? pc->rcap_init : 2 * (size_t)pc->magsize;
 }
 
 /* cpu_cached: constructed objects held for one CPU, on either layer. */
