@@ -31,6 +31,9 @@ extern "C" {
 
 typedef struct pcache pcache_t;
 
+/* liburcu's flavour descriptor (<urcu/flavor.h>), e.g. urcu_memb_flavor. */
+struct rcu_flavor_struct;
+
 /*
  * Constructor: turns raw memory into a constructed object.  Returns 0, or
  * an errno value; on error the raw object goes back to the slab layer and
@@ -64,6 +67,12 @@ struct pcache_config {
 	pcache_dtor_fn dtor;    /* may be NULL */
 	void    *arg;           /* passed to ctor and dtor */
 	const struct pcache_allocator *allocator; /* NULL: built-in mmap one */
+	/*
+	 * The RCU flavour of the program's readers, for pcache_put_rcu() and
+	 * PCACHE_TYPESAFE_BY_RCU; NULL: urcu-memb, the flavour a program that
+	 * includes <urcu.h> plainly uses.  Read only by pcache_create_sized().
+	 */
+	const struct rcu_flavor_struct *urcu_flavor;
 };
 
 /* Flags for pcache_get() and pcache_get_bulk(). */
@@ -73,6 +82,7 @@ struct pcache_config {
 /* Creation flags (cfg.flags). */
 #define PCACHE_NOCPU	0x1	/* no per-CPU layer: every call uses the depot */
 #define PCACHE_DEBUG	0x2	/* checked mode (also PCACHE_DEBUG=1 in the environment) */
+#define PCACHE_TYPESAFE_BY_RCU 0x4 /* memory stays this cache's objects until an RCU grace period */
 
 struct pcache_stats {
 	size_t   objsize;       /* bytes per object as laid out */
@@ -109,6 +119,18 @@ struct pcache_stats {
  * (truncated to 31 bytes) and appears in every abort message.
  */
 PCACHE_API pcache_t *pcache_create(const char *name, const struct pcache_config *cfg);
+
+/*
+ * pcache_create_sized: pcache_create() reading the first `size` bytes of
+ * *cfg (sizeof(struct pcache_config) as the caller was compiled), so that
+ * the config can grow; pcache_create() is a macro passing that size.  The
+ * function of that name, for programs built before the macro, reads the
+ * fields up to and including `allocator`.  EINVAL for a smaller size.
+ */
+PCACHE_API pcache_t *pcache_create_sized(const char *name,
+    const struct pcache_config *cfg, size_t size);
+#define pcache_create(name, cfg) \
+	pcache_create_sized((name), (cfg), sizeof(struct pcache_config))
 
 /*
  * pcache_destroy: destruct every cached object and give all memory back.
@@ -197,7 +219,23 @@ PCACHE_API int pcache_get_stats(pcache_t *pc, struct pcache_stats *st);
 PCACHE_API int pcache_get_stats_sized(pcache_t *pc, struct pcache_stats *st,
     size_t size);
 #define pcache_get_stats(pc, st) \
-	pcache_get_stats_sized((pc), (st), sizeof(*(st)))
+	pcache_get_stats_sized((pc), (st), sizeof(struct pcache_stats))
+
+/*
+ * pcache_put_rcu: put obj back after an RCU grace period of the cache's
+ * flavour: readers that may still hold it keep reading it as it was.
+ * Deferred puts collect per CPU and go back a batch per call_rcu().  The
+ * caller must be registered with the flavour (online, for QSBR), as
+ * call_rcu() requires.  A bad pointer aborts, as for pcache_put().
+ */
+PCACHE_API void pcache_put_rcu(pcache_t *pc, void *obj);
+
+/*
+ * pcache_rcu_barrier: wait until every pcache_put_rcu() on pc made before
+ * the call has landed in the cache.  The caller must be registered with
+ * the flavour and outside any read-side critical section.
+ */
+PCACHE_API void pcache_rcu_barrier(pcache_t *pc);
 
 /* Number of per-CPU slots: the highest CPU number the system has, plus one. */
 PCACHE_API unsigned pcache_cpu_count(void);

@@ -167,8 +167,8 @@ pcache_put(pcache_t *pc, void *obj)
 	if (obj == NULL)
 		return;
 	pc_obj_check(pc, obj);
-	if (PC_MEMCHECK && pc->dbg == NULL)	/* checked mode checks instead */
-		pc_mem_noaccess(obj, pc->objsize);
+	if (pc->dbg == NULL)	/* checked mode checks instead */
+		pc_obj_noaccess(pc, obj);
 	if (PC_LIKELY(pc_cpu_put_hit(pc, obj)))
 		return;
 	put_miss(pc, obj);
@@ -201,16 +201,17 @@ inval_gen_now(pcache_t *pc)
 }
 
 /*
- * bulk_giveback: return objs[0..n-1], taken by a bulk get that cannot be
- * completed.  The caller never had them, so nobody will bring them up to
- * date: if an invalidation has completed since `gen` was read (before the
+ * pc_giveback: return objs[0..n-1], taken by a bulk get that cannot be
+ * completed, or put with pcache_put_rcu() and now past their grace period
+ * (rcu.c).  Nobody holds them who could bring them up to date after an
+ * invalidation: if an invalidation has completed since `gen` was read (before the
  * first of them was taken), they may be older than it and are destructed;
  * otherwise they go back to the cache.  drain_lock makes the test and the
  * return one step with respect to invalidation, which bumps inval_gen under
  * it after detaching.  Destructors run without it.
  */
-static void
-bulk_giveback(pcache_t *pc, void **objs, size_t n, uint64_t gen)
+void
+pc_giveback(pcache_t *pc, void **objs, size_t n, uint64_t gen)
 {
 	if (n == 0)
 		return;
@@ -250,7 +251,7 @@ bulk_wait(pcache_t *pc, void **objs, size_t n, int flags)
 		size_t got = bulk_fill(pc, objs, 0, n, flags, &error);
 		if (got < n) {
 			pc_hl_quiet_begin();
-			bulk_giveback(pc, objs, got, gen);
+			pc_giveback(pc, objs, got, gen);
 			pc_hl_quiet_end();
 		}
 		pc_hl_look_end(&pc->hl);
@@ -269,7 +270,7 @@ bulk_wait(pcache_t *pc, void **objs, size_t n, int flags)
 /*
  * pcache_get_bulk: see pcache.h.  All or nothing.  Objects are taken
  * without sleeping: first from the CPU's cache and the depot, then one by
- * one.  When that falls short, the partial set goes back (bulk_giveback())
+ * one.  When that falls short, the partial set goes back (pc_giveback())
  * before a PCACHE_WAITOK caller at the hard limit sleeps (bulk_wait()), so
  * no caller sleeps on objects it holds itself.
  */
@@ -295,7 +296,7 @@ pcache_get_bulk(pcache_t *pc, void **objs, size_t n, int flags)
 		pc_mem_defined(objs[i], pc->usersize);
 	if (got == n || (got = bulk_fill(pc, objs, got, n, flags, &error)) == n)
 		return 0;
-	bulk_giveback(pc, objs, got, gen);
+	pc_giveback(pc, objs, got, gen);
 	if (error == EAGAIN && (flags & PCACHE_NOWAIT) == 0)
 		error = bulk_wait(pc, objs, n, flags);
 	if (error != 0) {

@@ -21,6 +21,17 @@ void		 pc_unlock_all(pcache_t *pc);
 pc_mag_t	*pc_detach_all_locked(pcache_t *pc, size_t *nbuf);
 uint64_t	 pc_cached_all_locked(pcache_t *pc);
 
+/* alloc.c: objects a caller never had, back to the cache (or destructed). */
+void		 pc_giveback(pcache_t *pc, void **objs, size_t n, uint64_t gen);
+
+/* rcu.c: deferred puts. */
+int		 pc_rcu_init(pcache_t *pc, const struct rcu_flavor_struct *flavor);
+void		 pc_rcu_quiesce(pcache_t *pc);
+uint64_t	 pc_rcu_pending(const pcache_t *pc);
+void		 pc_rcu_fini(pcache_t *pc);
+void		 pc_rcu_lock_all(pcache_t *pc);
+void		 pc_rcu_unlock_all(pcache_t *pc);
+
 /* fork.c: the registry of caches. */
 void		 pc_fork_register(pcache_t *pc);
 void		 pc_fork_unregister(pcache_t *pc);

@@ -12,19 +12,32 @@
 
 #include "api.h"
 
+/* The config as it was before pcache_create_sized(): up to `allocator`. */
+#define CONFIG_V1_SIZE	offsetof(struct pcache_config, urcu_flavor)
+
+#define CREATE_FLAGS	(PCACHE_NOCPU | PCACHE_DEBUG | PCACHE_TYPESAFE_BY_RCU)
+
 /*
- * pcache_create: see pcache.h.  Checks the configuration, lays out the
- * slabs, and sets up the depot and (unless PCACHE_NOCPU) the CPU slots.
+ * pcache_create_sized: see pcache.h.  Checks the configuration (the first
+ * `size` bytes of it; the rest reads as zero), lays out the slabs, and
+ * sets up the depot, the deferred-put batches and (unless PCACHE_NOCPU)
+ * the CPU slots.
  */
 pcache_t *
-pcache_create(const char *name, const struct pcache_config *cfg)
+pcache_create_sized(const char *name, const struct pcache_config *ucfg,
+    size_t size)
 {
+	struct pcache_config cfgbuf = { 0 }, *cfg = &cfgbuf;
 	pcache_t *pc;
 	int error;
 
-	if (cfg == NULL || cfg->size == 0 ||
-	    (cfg->align & (cfg->align - 1)) != 0 ||
-	    (cfg->flags & ~(unsigned)(PCACHE_NOCPU | PCACHE_DEBUG)) != 0) {
+	if (ucfg == NULL || size < CONFIG_V1_SIZE) {
+		errno = EINVAL;
+		return NULL;
+	}
+	memcpy(cfg, ucfg, size < sizeof(*cfg) ? size : sizeof(*cfg));
+	if (cfg->size == 0 || (cfg->align & (cfg->align - 1)) != 0 ||
+	    (cfg->flags & ~(unsigned)CREATE_FLAGS) != 0) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -54,6 +67,8 @@ pcache_create(const char *name, const struct pcache_config *cfg)
 		goto fail_depot;
 	if (pthread_mutex_init(&pc->drain_lock, NULL) != 0)
 		goto fail_drain;
+	if (pc_rcu_init(pc, cfg->urcu_flavor) != 0)
+		goto fail_rcu;
 	/* A checked cache has no per-CPU layer: its calls reach the hooks. */
 	bool percpu = (pc->flags & (PCACHE_NOCPU | PCACHE_DEBUG)) == 0;
 	if ((pc->flags & PCACHE_DEBUG) != 0 && pc_dbg_init(pc) != 0)
@@ -66,6 +81,8 @@ pcache_create(const char *name, const struct pcache_config *cfg)
 fail_cpu:
 	pc_dbg_fini(pc);
 fail_dbg:
+	pc_rcu_fini(pc);
+fail_rcu:
 	pthread_mutex_destroy(&pc->drain_lock);
 fail_drain:
 	pc_depot_fini(pc);
@@ -80,15 +97,25 @@ fail_slab:
 	return NULL;
 }
 
+/* pcache_create: see pcache.h; the entry point of older programs. */
+pcache_t *
+(pcache_create)(const char *name, const struct pcache_config *cfg)
+{
+	return pcache_create_sized(name, cfg, CONFIG_V1_SIZE);
+}
+
 /*
- * pcache_destroy: see pcache.h.  Holds the whole cache layer while counting, so that
- * EBUSY leaves the cache exactly as it was.
+ * pcache_destroy: see pcache.h.  Deferred puts land first (a grace period
+ * waited for here, then the flavour's barrier if batches are in flight).
+ * Holds the whole cache layer while counting, so that EBUSY leaves the
+ * cache exactly as it was.
  */
 int
 pcache_destroy(pcache_t *pc)
 {
 	if (pc == NULL)
 		return 0;
+	pc_rcu_quiesce(pc);
 	pc_lock_all(pc);
 	uint64_t cached = pc_cached_all_locked(pc);
 	pthread_mutex_lock(&pc->slab_lock);
@@ -111,6 +138,7 @@ pcache_destroy(pcache_t *pc)
 	pc_dbg_fini(pc);
 	pc_depot_fini(pc);
 	pc_slab_fini(pc);
+	pc_rcu_fini(pc);
 	pc_hl_fini(&pc->hl);
 	pthread_mutex_destroy(&pc->slab_lock);
 	pthread_mutex_destroy(&pc->drain_lock);

@@ -34,6 +34,7 @@
  *   7. hard-limit lock (pc->hl.lock)
  *   8. checked-mode log lock
  *   9. page-map lock
+ *  10. deferred-put batch locks (rcu.c), each taken alone
  * Constructors run with no lock held except, for a sleeper at the hard
  * limit, lock 2; destructors with none except lock 3 (invalidation,
  * destroy, and a failed bulk get's give-back).
@@ -185,6 +186,7 @@ struct pc_slot;
 struct pc_depot;
 struct pc_dbg;
 struct pc_rpolicy;
+struct pc_rcu;
 
 /*
  * The cache descriptor.  Each group of fields belongs to one layer, which
@@ -252,6 +254,10 @@ struct pcache {
 	struct pc_dbg	*dbg;
 	size_t		 dbg_state_off;	/* state bytes, from the slab header */
 	size_t		 dbg_sum_off;	/* checksums, from the slab header */
+
+	/* rcu.c: deferred puts, and the flavour of every grace period. */
+	const struct rcu_flavor_struct *urcu;
+	struct pc_rcu	*rcu;
 
 	/* fork.c: the process's list of caches. */
 	pcache_t	*reg_next, *reg_prev;

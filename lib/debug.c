@@ -38,7 +38,7 @@
 #include "debug.h"
 #include "slab.h"
 
-enum { DBG_FREE = 0, DBG_NEW, DBG_CACHED, DBG_INUSE };
+enum { DBG_FREE = 0, DBG_NEW, DBG_CACHED, DBG_INUSE, DBG_DEFERRED };
 
 #define PC_DBG_POISON	0xa5
 #define PC_DBG_RZBYTE	0x5c
@@ -257,13 +257,25 @@ check_redzone(const pcache_t *pc, const void *obj, const char *when)
 }
 
 /*
+ * poisons: whether a put fills the object with the poison pattern: only
+ * without a constructor (the object keeps no contents) and outside
+ * PCACHE_TYPESAFE_BY_RCU, whose free objects RCU readers may still read.
+ * Otherwise the put records a checksum.
+ */
+static bool
+poisons(const pcache_t *pc)
+{
+	return pc->ctor == NULL && (pc->flags & PCACHE_TYPESAFE_BY_RCU) == 0;
+}
+
+/*
  * check_contents: abort if a cached object changed since its put: the
- * poison pattern (no constructor) or the checksum (constructor).
+ * poison pattern or the checksum (poisons()).
  */
 static void
 check_contents(const pcache_t *pc, const struct pc_slab *sl, const void *obj)
 {
-	if (pc->ctor == NULL) {
+	if (poisons(pc)) {
 		const unsigned char *p = obj;
 		for (size_t i = 0; i < pc->usersize; i++) {
 			if (p[i] != PC_DBG_POISON)
@@ -328,6 +340,9 @@ pc_dbg_get(pcache_t *pc, const struct pc_slab *sl, void *obj)
 		pc_panic(pc, obj, "object handed out twice");
 	if (was == DBG_FREE)
 		pc_panic(pc, obj, "a free object is in the cache layer");
+	if (was == DBG_DEFERRED)
+		pc_panic(pc, obj, "an object put with pcache_put_rcu handed out "
+		    "before its grace period ended");
 	check_redzone(pc, obj, "at get");
 	if (was == DBG_CACHED)
 		check_contents(pc, sl, obj);
@@ -349,11 +364,51 @@ pc_dbg_put(pcache_t *pc, const struct pc_slab *sl, void *obj)
 		pc_panic(pc, obj, "double put");
 	if (was == DBG_FREE)
 		pc_panic(pc, obj, "put of an object that was never handed out");
+	if (was == DBG_DEFERRED)
+		pc_panic(pc, obj, "put of an object already put with pcache_put_rcu");
 	check_redzone(pc, obj, "at put");
-	if (pc->ctor == NULL)
+	if (poisons(pc))
 		memset(obj, PC_DBG_POISON, pc->usersize);
 	else
 		*obj_sum(pc, sl, obj) = checksum(pc, obj);
+}
+
+/*
+ * pc_dbg_put_rcu: an object is put with pcache_put_rcu(): refuse what
+ * pc_dbg_put() refuses, and record its checksum; never poison it, since
+ * readers older than the put may still read it.  No lock held.
+ */
+void
+pc_dbg_put_rcu(pcache_t *pc, const struct pc_slab *sl, void *obj)
+{
+	unsigned char was = atomic_exchange(obj_state(pc, sl, obj), DBG_DEFERRED);
+
+	log_op(pc, obj, 'p');
+	if (was == DBG_CACHED || was == DBG_NEW || was == DBG_DEFERRED)
+		pc_panic(pc, obj, "double put");
+	if (was == DBG_FREE)
+		pc_panic(pc, obj, "put of an object that was never handed out");
+	check_redzone(pc, obj, "at pcache_put_rcu");
+	*obj_sum(pc, sl, obj) = checksum(pc, obj);
+}
+
+/*
+ * pc_dbg_land: a deferred put's grace period has passed: the object must
+ * be as it was put (a write after pcache_put_rcu() aborts); it then goes
+ * back as a put would (pc_dbg_put() follows).  No lock held.
+ */
+void
+pc_dbg_land(pcache_t *pc, const struct pc_slab *sl, void *obj)
+{
+	unsigned char was = atomic_exchange(obj_state(pc, sl, obj), DBG_INUSE);
+
+	if (was != DBG_DEFERRED)
+		pc_panic(pc, obj, "deferred put landed on an object in state %u",
+		    was);
+	check_redzone(pc, obj, "when its deferred put landed");
+	if (*obj_sum(pc, sl, obj) != checksum(pc, obj))
+		pc_panic(pc, obj, "write after pcache_put_rcu: the object's "
+		    "contents changed before its grace period ended");
 }
 
 /*

@@ -24,6 +24,8 @@ void		 pc_dbg_enter_slab(pcache_t *pc, const struct pc_slab *sl, void *obj);
 void		 pc_dbg_get(pcache_t *pc, const struct pc_slab *sl, void *obj);
 void		 pc_dbg_put(pcache_t *pc, const struct pc_slab *sl, void *obj);
 void		 pc_dbg_destroy(pcache_t *pc, const struct pc_slab *sl, void *obj);
+void		 pc_dbg_put_rcu(pcache_t *pc, const struct pc_slab *sl, void *obj);
+void		 pc_dbg_land(pcache_t *pc, const struct pc_slab *sl, void *obj);
 
 /*
  * Fault injection, compiled into the test-only build of the library

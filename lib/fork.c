@@ -43,12 +43,16 @@ fork_prepare(void)
 		pc_dbg_lock(pc);
 	}
 	pc_pagemap_lock();
+	for (pcache_t *pc = registry; pc != NULL; pc = pc->reg_next)
+		pc_rcu_lock_all(pc);
 }
 
 /* fork_release: undo fork_prepare(), in the parent or the child. */
 static void
 fork_release(void)
 {
+	for (pcache_t *pc = registry; pc != NULL; pc = pc->reg_next)
+		pc_rcu_unlock_all(pc);
 	pc_pagemap_unlock();
 	for (pcache_t *pc = registry; pc != NULL; pc = pc->reg_next) {
 		pc_dbg_unlock(pc);

@@ -185,8 +185,7 @@ pc_lock_put_bulk(pcache_t *pc, void *const *objs, size_t n)
 			for (; i < n && m->n < m->cap; i++) {
 				if (objs[i] == NULL)
 					continue;
-				if (PC_MEMCHECK)
-					pc_mem_noaccess(objs[i], pc->objsize);
+				pc_obj_noaccess(pc, objs[i]);
 				m->objs[m->n++] = objs[i];
 				s->puts++;
 			}
@@ -203,7 +202,7 @@ pc_lock_put_bulk(pcache_t *pc, void *const *objs, size_t n)
 	/* The rest, checked already, in whole magazines. */
 	for (size_t j = i; PC_MEMCHECK && j < n; j++) {
 		if (objs[j] != NULL)
-			pc_mem_noaccess(objs[j], pc->objsize);
+			pc_obj_noaccess(pc, objs[j]);
 	}
 	size_t placed = pc_depot_put_many(pc, objs + i, n - i);
 	/* Relaxed: a statistic. */

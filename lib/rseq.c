@@ -514,8 +514,7 @@ pc_rseq_put_bulk(pcache_t *pc, void *const *objs, size_t n)
 		void *const *run = objs + i;
 		size_t k = 0, max = fulls == NULL ? pc->rcap : pc->magsize;
 		while (k < max && i + k < n && run[k] != NULL) {
-			if (PC_MEMCHECK)
-				pc_mem_noaccess(run[k], pc->objsize);
+			pc_obj_noaccess(pc, run[k]);
 			k++;
 		}
 		/*

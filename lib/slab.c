@@ -18,6 +18,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <urcu/flavor.h>
+
 #include "debug.h"
 #include "slab.h"
 
@@ -314,10 +316,25 @@ slab_release(pcache_t *pc, struct pc_slab *sl)
 	pc->alloc.free(pc->alloc.ctx, mem, pc->slabsize);
 }
 
-/* slabs_release: slab_release() for a chain linked through `next`. */
+/* typesafe: whether slabs may go only after an RCU grace period. */
+static bool
+typesafe(const pcache_t *pc)
+{
+	return (pc->flags & PCACHE_TYPESAFE_BY_RCU) != 0;
+}
+
+/*
+ * slabs_release: slab_release() for a chain linked through `next`.  In a
+ * PCACHE_TYPESAFE_BY_RCU cache, after a grace period of the cache's
+ * flavour: a reader that found an object of these slabs before they left
+ * the lists still reads memory of this cache.  No lock held; the caller is
+ * outside any read-side critical section.
+ */
 static void
 slabs_release(pcache_t *pc, struct pc_slab *chain)
 {
+	if (chain != NULL && typesafe(pc))
+		pc->urcu->update_synchronize_rcu();
 	while (chain != NULL) {
 		struct pc_slab *next = chain->next;
 		slab_release(pc, chain);
@@ -396,7 +413,9 @@ pc_slab_get(pcache_t *pc, int flags, int *errp)
 
 /*
  * pc_slab_put_many: return n raw objects to their slabs.  Empty slabs
- * beyond the high water mark are given back to the allocator.  Wakes
+ * beyond the high water mark are given back to the allocator (in a
+ * PCACHE_TYPESAFE_BY_RCU cache only by reclaim, which can wait for a grace
+ * period).  Wakes
  * hard-limit sleepers.  Takes slab_lock; frees slabs without it.
  */
 void
@@ -414,12 +433,13 @@ pc_slab_put_many(pcache_t *pc, void *const *objs, size_t n)
 		sl->freeidx[sl->nfree++] = (uint16_t)idx;
 		if (pc->dbg != NULL)
 			pc_dbg_enter_slab(pc, sl, objs[i]);
-		pc_mem_noaccess(objs[i], pc->objsize);
+		pc_obj_noaccess(pc, objs[i]);
 		pc->nout--;
 		pc->nfree++;
 		slab_relist(pc, sl);
 		if (sl->nfree == pc->slab_nobj && pc->nfree > pc->hiwat &&
-		    (pc->nslabs - 1) * pc->slab_nobj >= pc->lowat) {
+		    (pc->nslabs - 1) * pc->slab_nobj >= pc->lowat &&
+		    !typesafe(pc)) {
 			slab_unlink(pc, sl);
 			pc->nslabs--;
 			pc->nfree -= pc->slab_nobj;

@@ -44,6 +44,19 @@ PC_NORETURN void pc_obj_bad(pcache_t *pc, const void *obj,
     const struct pc_slab *sl);
 
 /*
+ * pc_obj_noaccess: tell the memory checkers (if built in) that nobody may
+ * touch obj until it is handed out again -- except in a
+ * PCACHE_TYPESAFE_BY_RCU cache, whose free objects RCU readers may still
+ * read until their memory goes after a grace period.
+ */
+static inline void
+pc_obj_noaccess(const pcache_t *pc, const void *obj)
+{
+	if (PC_MEMCHECK && (pc->flags & PCACHE_TYPESAFE_BY_RCU) == 0)
+		pc_mem_noaccess(obj, pc->objsize);
+}
+
+/*
  * pc_obj_check_in: abort unless `obj` is the start of an object of this
  * cache, given `sl`, the page map's answer for obj.  The divisibility test
  * is Lemire's: for 32-bit n, n % d == 0 iff n * ceil(2^64 / d) <

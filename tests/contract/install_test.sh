@@ -28,5 +28,5 @@ n=$(nm -g --defined-only "$libdir/libpcache.a" | awk 'NF == 3 {print $3}' | grep
 [ "$n" -ge 15 ] || { echo "libpcache.a exports only $n pcache_* symbols"; exit 1; }
 # shellcheck disable=SC2046
 cc -std=c11 -Wall -Wextra -Werror -o "$dest/contract-static" "$src/tests/contract/contract.c" \
-    $(pkg-config --cflags libpcache) "$libdir/libpcache.a" -lhwloc -pthread
+    $(pkg-config --cflags libpcache) "$libdir/libpcache.a" -lhwloc -lurcu-memb -pthread
 "$dest/contract-static"
