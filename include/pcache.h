@@ -104,6 +104,8 @@ struct pcache_stats {
 	/* Fields after this line are filled only by pcache_get_stats_sized(). */
 	uint64_t cpu_capacity;  /* objects the CPUs may cache now, all CPUs */
 	uint64_t cpu_capacity_max; /* the most they may grow to, all CPUs */
+	uint64_t rcu_deferred;  /* objects put with pcache_put_rcu(), not landed */
+	uint64_t rcu_batches;   /* batches sent to call_rcu(): grace periods waited */
 };
 
 /* Values of pcache_stats.fastpath. */

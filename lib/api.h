@@ -27,7 +27,8 @@ void		 pc_giveback(pcache_t *pc, void **objs, size_t n, uint64_t gen);
 /* rcu.c: deferred puts. */
 int		 pc_rcu_init(pcache_t *pc, const struct rcu_flavor_struct *flavor);
 void		 pc_rcu_quiesce(pcache_t *pc);
-uint64_t	 pc_rcu_pending(const pcache_t *pc);
+void		 pc_rcu_stats(pcache_t *pc, uint64_t *deferred,
+		    uint64_t *batches);
 void		 pc_rcu_fini(pcache_t *pc);
 void		 pc_rcu_lock_all(pcache_t *pc);
 void		 pc_rcu_unlock_all(pcache_t *pc);

@@ -233,6 +233,7 @@ stats_fill(pcache_t *pc, struct pcache_stats *st)
 	st->depot_full = nfull;
 	st->depot_empty = nempty;
 	pc_cpu_capacity_now(pc, &st->cpu_capacity, &st->cpu_capacity_max);
+	pc_rcu_stats(pc, &st->rcu_deferred, &st->rcu_batches);
 	pthread_mutex_lock(&pc->slab_lock);
 	st->slabs = pc->nslabs;
 	st->bytes = (uint64_t)pc->nslabs * pc->slabsize;

@@ -24,6 +24,7 @@
 
 #define RCU_BATCH	64		/* objects per call_rcu() */
 #define RCU_MAX_AGE_NS	1000000ull	/* a partial batch older than 1 ms goes */
+#define RCU_MAX_INFLIGHT_BYTES (16u << 20) /* deferred bytes before a putter waits */
 
 struct pc_rcu_batch {
 	struct rcu_head	 head;
@@ -37,12 +38,14 @@ struct pc_rcu_batch {
 struct pc_rcu_cpu {
 	_Alignas(PC_CACHELINE) pthread_mutex_t lock;
 	struct pc_rcu_batch *batch;	/* filling; NULL when none */
+	uint64_t	 deferred;	/* objects deferred on this CPU, ever */
 };
 
 struct pc_rcu {
 	const struct rcu_flavor_struct *flavor;
 	struct pc_rcu_cpu *cpus;	/* ncpu entries */
-	atomic_uint_fast64_t pending;	/* objects deferred, not landed */
+	atomic_uint_fast64_t landed;	/* objects whose batch landed, ever */
+	atomic_uint_fast64_t inflight;	/* objects in submitted batches */
 	atomic_uint_fast64_t batches;	/* call_rcu() calls, a statistic */
 };
 
@@ -75,6 +78,7 @@ pc_rcu_init(pcache_t *pc, const struct rcu_flavor_struct *flavor)
 	for (unsigned i = 0; i < pc->ncpu; i++) {
 		pthread_mutex_init(&r->cpus[i].lock, NULL);
 		r->cpus[i].batch = NULL;
+		r->cpus[i].deferred = 0;
 	}
 	r->flavor = flavor != NULL ? flavor : &urcu_memb_flavor;
 	pc->urcu = r->flavor;
@@ -92,18 +96,32 @@ land(struct rcu_head *head)
 	for (unsigned i = 0; pc->dbg != NULL && i < b->n; i++)
 		pc_dbg_land(pc, pc_pagemap_lookup(b->objs[i]), b->objs[i]);
 	pc_giveback(pc, b->objs, b->n, b->gen);
-	/* Relaxed: a count that pcache_destroy() reads after a barrier. */
-	atomic_fetch_sub_explicit(&pc->rcu->pending, b->n, memory_order_relaxed);
+	/* Relaxed: counts; pcache_destroy() reads them after a barrier. */
+	atomic_fetch_add_explicit(&pc->rcu->landed, b->n, memory_order_relaxed);
+	atomic_fetch_sub_explicit(&pc->rcu->inflight, b->n, memory_order_relaxed);
 	free(b);
 }
 
-/* submit: send a detached batch on its way.  No lock held. */
+/*
+ * submit: send a detached batch on its way.  When more than
+ * RCU_MAX_INFLIGHT_BYTES of objects wait for their grace periods, the
+ * caller waits
+ * for them to land (the flavour's barrier), as defer_rcu() makes its
+ * caller wait when its queue is full: what deferred puts hold stays
+ * bounded however fast they come.  No lock held.
+ */
 static void
 submit(pcache_t *pc, struct pc_rcu_batch *b)
 {
-	/* Relaxed: a statistic. */
+	unsigned n = b->n;
+
+	/* Relaxed: statistics and a throttle; nothing is ordered by them. */
 	atomic_fetch_add_explicit(&pc->rcu->batches, 1, memory_order_relaxed);
+	uint64_t inflight = atomic_fetch_add_explicit(&pc->rcu->inflight, n,
+	    memory_order_relaxed) + n;
 	pc->rcu->flavor->update_call_rcu(&b->head, land);
+	if (inflight * pc->objsize > RCU_MAX_INFLIGHT_BYTES)
+		pc->rcu->flavor->barrier();
 }
 
 /* new_batch: an empty batch for pc, or NULL.  Its CPU's lock held. */
@@ -137,13 +155,14 @@ put_after_grace(pcache_t *pc, void *obj)
 		pc_dbg_land(pc, pc_pagemap_lookup(obj), obj);
 	pc_giveback(pc, &obj, 1, gen);
 	/* Relaxed: as in land(). */
-	atomic_fetch_sub_explicit(&pc->rcu->pending, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&pc->rcu->landed, 1, memory_order_relaxed);
 }
 
 /*
  * pcache_put_rcu: see pcache.h.  The object joins the current CPU's batch
- * (under that CPU's batch lock); a full batch, or one older than
- * RCU_MAX_AGE_NS, is submitted after the lock is dropped.
+ * (under that CPU's batch lock); a full batch, or one found older than
+ * RCU_MAX_AGE_NS (looked at every 16 objects), is submitted after the
+ * lock is dropped.
  */
 void
 pcache_put_rcu(pcache_t *pc, void *obj)
@@ -156,19 +175,19 @@ pcache_put_rcu(pcache_t *pc, void *obj)
 	struct pc_rcu *r = pc->rcu;
 	struct pc_rcu_cpu *c = &r->cpus[pc_cpu_current(pc)];
 	struct pc_rcu_batch *done = NULL;
-	uint64_t now = now_ns();
 
-	/* Relaxed: a count; the landing's decrement comes after this. */
-	atomic_fetch_add_explicit(&r->pending, 1, memory_order_relaxed);
 	pthread_mutex_lock(&c->lock);
+	c->deferred++;
 	struct pc_rcu_batch *b = c->batch;
-	if (b == NULL && (b = c->batch = new_batch(pc, now)) == NULL) {
+	if (b == NULL && (b = c->batch = new_batch(pc, now_ns())) == NULL) {
 		pthread_mutex_unlock(&c->lock);
 		put_after_grace(pc, obj);
 		return;
 	}
 	b->objs[b->n++] = obj;
-	if (b->n == RCU_BATCH || now - b->born > RCU_MAX_AGE_NS) {
+	/* The clock is read every 16 objects: a full batch needs none. */
+	if (b->n == RCU_BATCH ||
+	    (b->n % 16 == 0 && now_ns() - b->born > RCU_MAX_AGE_NS)) {
 		done = b;
 		c->batch = NULL;
 	}
@@ -221,24 +240,46 @@ pcache_rcu_barrier(pcache_t *pc)
  * after a grace period of the caller's own (no registration needed), then,
  * if batches are still in flight, wait for their callbacks.
  */
+/*
+ * pending: objects deferred and not landed: what the CPUs deferred (read
+ * under their batch locks) less what landed.  Exact when nothing is in
+ * motion.
+ */
+static uint64_t
+pending(pcache_t *pc)
+{
+	uint64_t deferred = 0;
+
+	for (unsigned i = 0; i < pc->ncpu; i++) {
+		struct pc_rcu_cpu *c = &pc->rcu->cpus[i];
+		pthread_mutex_lock(&c->lock);
+		deferred += c->deferred;
+		pthread_mutex_unlock(&c->lock);
+	}
+	/* Relaxed: a statistic. */
+	return deferred - atomic_load_explicit(&pc->rcu->landed,
+	    memory_order_relaxed);
+}
+
 void
 pc_rcu_quiesce(pcache_t *pc)
 {
 	if (pc->rcu == NULL)
 		return;
 	flush(pc, true);
-	/* Relaxed: the barrier below orders the callbacks' decrements. */
-	if (atomic_load_explicit(&pc->rcu->pending, memory_order_relaxed) != 0)
+	/* The barrier orders the callbacks' counts before whatever follows. */
+	if (pending(pc) != 0)
 		pc->rcu->flavor->barrier();
 }
 
-/* pc_rcu_pending: objects deferred and not landed (stats, destroy). */
-uint64_t
-pc_rcu_pending(const pcache_t *pc)
+/* pc_rcu_stats: objects deferred and not landed, batches sent. */
+void
+pc_rcu_stats(pcache_t *pc, uint64_t *deferred, uint64_t *batches)
 {
+	*deferred = pc->rcu == NULL ? 0 : pending(pc);
 	/* Relaxed: a statistic. */
-	return pc->rcu == NULL ? 0 :
-	    atomic_load_explicit(&pc->rcu->pending, memory_order_relaxed);
+	*batches = pc->rcu == NULL ? 0 :
+	    atomic_load_explicit(&pc->rcu->batches, memory_order_relaxed);
 }
 
 /* pc_rcu_fini: free the RCU state; nothing is in flight. */
