@@ -340,6 +340,40 @@ START_TEST(typesafe_readers_never_see_foreign_memory)
 }
 END_TEST
 
+/* write_after_put_rcu: checked mode must catch it when the batch lands. */
+static void
+write_after_put_rcu(void *arg)
+{
+	pcache_t *pc = arg;
+
+	urcu_memb_register_thread();
+	struct tobj *o = pcache_get(pc, PCACHE_WAITOK);
+	fprintf(stderr, "object %p\n", (void *)o);
+	pcache_put_rcu(pc, o);
+	o->serial ^= 1;			/* too late: it is deferred */
+	urcu_memb_unregister_thread();
+	pcache_destroy(pc);		/* lands the batch: must abort */
+}
+
+/*
+ * Checked mode: a write to an object after pcache_put_rcu() is seen when
+ * its batch lands (checksum, never poison), and the abort names the cache
+ * and the pointer.
+ */
+START_TEST(checked_mode_catches_write_after_put_rcu)
+{
+	struct tcounts tc = { 0 };
+	struct pcache_config cfg = tobj_config(64, &tc);
+	cfg.flags = PCACHE_DEBUG;
+	pcache_t *pc = pcache_create("rcu-checked", &cfg);
+	const char *want[] = { "rcu-checked", "write after pcache_put_rcu", NULL };
+
+	ck_assert_ptr_nonnull(pc);
+	expect_abort_output(write_after_put_rcu, pc, want);
+	ck_assert_int_eq(pcache_destroy(pc), 0);
+}
+END_TEST
+
 static Suite *
 rcu_suite(void)
 {
@@ -351,6 +385,7 @@ rcu_suite(void)
 	tcase_add_test(tc, barrier_lands_everything);
 	tcase_add_test(tc, destroy_waits_for_deferred_puts);
 	tcase_add_test(tc, typesafe_readers_never_see_foreign_memory);
+	tcase_add_test(tc, checked_mode_catches_write_after_put_rcu);
 	suite_add_tcase(s, tc);
 	return s;
 }
