@@ -17,6 +17,8 @@
  *               malloc runs the same initialisation on every allocation
  *   xcpu        producer thread on one CPU, consumer (which frees) on another;
  *               CPU time of both threads per object, waits on each other excluded
+ *   bigbatch    batch with 3000 objects: three times a CPU's initial share
+ *   wall2       2 threads, not pinned, each running the batch loop; wall time
  *   scale       N threads, each on its own CPU, each running the batch loop;
  *               N = 1, 2, 3, 4, 8, ... up to the allowed CPUs; per thread,
  *               wall time less the time the thread sat preempted
@@ -176,15 +178,14 @@ pair_chunk(void *p)
 	return CHUNK;
 }
 
-/* batch_chunk: get BENCH_BATCH objects, write each, put them all back. */
+/* batch_n: get n objects, write each, put them all back. */
 static uint64_t
-batch_chunk(void *p)
+batch_n(struct ctx *c, unsigned n)
 {
-	struct ctx *c = p;
 	void **objs = c->objs;
 
 	if (c->pc != NULL) {
-		for (unsigned i = 0; i < BENCH_BATCH; i++) {
+		for (unsigned i = 0; i < n; i++) {
 			uint64_t *o = pcache_get(c->pc, 0);
 			if (o == NULL)
 				die("pcache_get");
@@ -192,10 +193,10 @@ batch_chunk(void *p)
 			objs[i] = o;
 		}
 		bench_escape(objs);
-		for (unsigned i = 0; i < BENCH_BATCH; i++)
+		for (unsigned i = 0; i < n; i++)
 			pcache_put(c->pc, objs[i]);
 	} else {
-		for (unsigned i = 0; i < BENCH_BATCH; i++) {
+		for (unsigned i = 0; i < n; i++) {
 			uint64_t *o = malloc(BENCH_OBJSIZE);
 			if (o == NULL)
 				die("malloc");
@@ -203,10 +204,27 @@ batch_chunk(void *p)
 			objs[i] = o;
 		}
 		bench_escape(objs);
-		for (unsigned i = 0; i < BENCH_BATCH; i++)
+		for (unsigned i = 0; i < n; i++)
 			free(objs[i]);
 	}
-	return BENCH_BATCH;
+	return n;
+}
+
+/* batch_chunk: batch_n() of BENCH_BATCH objects. */
+static uint64_t
+batch_chunk(void *p)
+{
+	return batch_n(p, BENCH_BATCH);
+}
+
+/*
+ * bigbatch_chunk: batch_n() of BENCH_BIG objects, three times what a CPU
+ * of the cache holds at first: the case its adaptive capacity is for.
+ */
+static uint64_t
+bigbatch_chunk(void *p)
+{
+	return batch_n(p, BENCH_BIG);
 }
 
 /* bulk_chunk: the batch workload through the bulk calls (cache only). */
@@ -472,7 +490,7 @@ xcpu_once(pcache_t *pc, double secs)
 
 struct scaler {
 	pcache_t	*pc;
-	unsigned	 cpu;
+	unsigned	 cpu;		/* UINT32_MAX: not pinned, wall time */
 	double		 warm;		/* seconds before counting starts */
 	atomic_int	*go, *stop;
 	double		 ns;		/* result: ns per pair on this thread */
@@ -492,7 +510,8 @@ scale_thread(void *p)
 
 	if (c.objs == NULL)
 		die("calloc");
-	bind_to(s->cpu);
+	if (s->cpu != UINT32_MAX)
+		bind_to(s->cpu);
 	while (!atomic_load(s->go))
 		cpu_relax();
 	double start = bench_now() + s->warm;
@@ -502,15 +521,20 @@ scale_thread(void *p)
 	double w0 = bench_rq_wait();
 	while (!atomic_load_explicit(s->stop, memory_order_relaxed))
 		ops += batch_chunk(&c);
-	double busy = bench_now() - start - (bench_rq_wait() - w0);
+	double busy = bench_now() - start;
+	if (s->cpu != UINT32_MAX)
+		busy -= bench_rq_wait() - w0;
 	s->ns = ops == 0 ? 0 : busy * 1e9 / (double)ops;
 	free(c.objs);
 	return NULL;
 }
 
-/* scale_point: k threads for `secs`; mean over threads of ns per pair. */
+/*
+ * scale_point: k threads for `secs`; mean over threads of ns per pair.
+ * Pinned, each thread's time less its preemption; unpinned, wall time.
+ */
 static double
-scale_point(pcache_t *pc, unsigned k, double secs)
+scale_point(pcache_t *pc, unsigned k, double secs, bool pinned)
 {
 	static struct scaler s[MAXT];
 	pthread_t t[MAXT];
@@ -518,7 +542,8 @@ scale_point(pcache_t *pc, unsigned k, double secs)
 	double sum = 0;
 
 	for (unsigned i = 0; i < k; i++) {
-		s[i] = (struct scaler){ pc, cpus[i], secs / 5, &go, &stop, 0 };
+		s[i] = (struct scaler){ pc, pinned ? cpus[i] : UINT32_MAX,
+		    secs / 5, &go, &stop, 0 };
 		if (pthread_create(&t[i], NULL, scale_thread, &s[i]) != 0)
 			die("pthread_create");
 	}
@@ -640,7 +665,7 @@ probe(void)
 static bool
 run_workload(const char *w, bool use_pcache, double secs)
 {
-	struct ctx c = { NULL, calloc(BENCH_BATCH, sizeof(void *)) };
+	struct ctx c = { NULL, calloc(BENCH_BIG, sizeof(void *)) };
 	bool ok = true;
 
 	if (c.objs == NULL)
@@ -675,10 +700,17 @@ run_workload(const char *w, bool use_pcache, double secs)
 			if (k > ncpus)
 				k = ncpus;
 			snprintf(name, sizeof(name), "scale-%u", k);
-			bench_result(name, "ns", scale_point(c.pc, k, secs));
+			bench_result(name, "ns", scale_point(c.pc, k, secs, true));
 			if (k == ncpus)
 				break;
 		}
+	} else if (strcmp(w, "wall2") == 0) {
+		c.pc = use_pcache ? make_cache(w) : NULL;
+		bench_result(w, "ns", scale_point(c.pc, ncpus < 2 ? ncpus : 2,
+		    secs, false));
+	} else if (strcmp(w, "bigbatch") == 0) {
+		c.pc = use_pcache ? make_cache(w) : NULL;
+		bench_result(w, "ns", bench_timed(bigbatch_chunk, &c, secs));
 	} else if (strcmp(w, "rss") == 0) {
 		c.pc = use_pcache ? make_cache(w) : NULL;
 		bench_result(w, "MiB", rss(c.pc));
@@ -730,7 +762,7 @@ static int
 usage(void)
 {
 	fprintf(stderr, "usage: %s [-t seconds] [-c pairs] pcache|malloc workload...\n"
-	    "workloads: pair batch bulk page xcpu scale rss invalidate probe\n", prog);
+	    "workloads: pair batch bulk bigbatch page xcpu scale wall2 rss invalidate probe\n", prog);
 	return 2;
 }
 

@@ -24,6 +24,7 @@
 #define BENCH_OBJSIZE	64
 /* Objects per batch: get this many, then put them all back. */
 #define BENCH_BATCH	1000
+#define BENCH_BIG	3000	/* bigbatch: three times a CPU's initial share */
 
 /* bench_now: monotonic time in seconds. */
 static inline double

@@ -44,8 +44,9 @@ MALLOCS = [
 DPDK = "dpdk"
 
 # Workloads each program runs in one process per round.
-PCACHE_WORKLOADS = ["pair", "batch", "bulk", "page", "xcpu", "scale", "invalidate"]
-MALLOC_WORKLOADS = ["pair", "batch", "page", "xcpu", "scale"]
+PCACHE_WORKLOADS = ["pair", "batch", "bulk", "bigbatch", "page", "xcpu", "scale",
+                    "wall2", "invalidate"]
+MALLOC_WORKLOADS = ["pair", "batch", "bigbatch", "page", "xcpu", "scale", "wall2"]
 DPDK_WORKLOADS = ["pair", "batch", "bulk"]
 
 # Callgrind: instructions per pair from the difference of two fixed counts.
@@ -58,6 +59,8 @@ def describe(name):
         "pair": "pair: get+put one 64 B object",
         "batch": "batch: get 1000, put 1000 (64 B), per object",
         "bulk": "bulk: get_bulk 1000, put_bulk 1000, per object",
+        "bigbatch": "batch of 3000 (3x a CPU's initial share), per object",
+        "wall2": "2 threads x batch loop, not pinned, wall time per thread",
         "page": "page: 4 KiB page-table page (ctor vs malloc + init)",
         "xcpu": "xcpu: producer -> consumer, cross-CPU frees",
         "rss": "peak RSS: 1 M live 64 B objects",
@@ -76,7 +79,8 @@ def describe(name):
 
 def order_key(name):
     """Sort key putting figures in the order of the table."""
-    base = ["pair", "batch", "bulk", "page", "xcpu", "scale", "rss", "inval"]
+    base = ["pair", "batch", "bulk", "bigbatch", "page", "xcpu", "scale",
+            "wall2", "rss", "inval"]
     head, _, tail = name.partition("-")
     rank = base.index(head) if head in base else len(base)
     return (rank, int(tail) if tail.isdigit() else 0, name)
