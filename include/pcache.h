@@ -62,7 +62,7 @@ struct pcache_allocator {
 struct pcache_config {
 	size_t   size;          /* object size, > 0 */
 	size_t   align;         /* 0, or a power of two */
-	unsigned flags;         /* PCACHE_NOCPU, PCACHE_DEBUG */
+	unsigned flags;         /* PCACHE_NOCPU, PCACHE_DEBUG, PCACHE_TYPESAFE_BY_RCU */
 	pcache_ctor_fn ctor;    /* may be NULL */
 	pcache_dtor_fn dtor;    /* may be NULL */
 	void    *arg;           /* passed to ctor and dtor */
@@ -75,14 +75,21 @@ struct pcache_config {
 	const struct rcu_flavor_struct *urcu_flavor;
 };
 
-/* Flags for pcache_get() and pcache_get_bulk(). */
+/*
+ * Flags for pcache_get() and pcache_get_bulk(), bits 0-7.  Any other bit
+ * is refused with EINVAL.
+ */
 #define PCACHE_WAITOK	0	/* may sleep while the hard limit is reached */
 #define PCACHE_NOWAIT	0x1	/* never sleeps; EAGAIN at the hard limit */
+#define PCACHE_ZERO	0x2	/* zero-filled (a cache without a constructor only) */
 
-/* Creation flags (cfg.flags). */
-#define PCACHE_NOCPU	0x1	/* no per-CPU layer: every call uses the depot */
-#define PCACHE_DEBUG	0x2	/* checked mode (also PCACHE_DEBUG=1 in the environment) */
-#define PCACHE_TYPESAFE_BY_RCU 0x4 /* memory stays this cache's objects until an RCU grace period */
+/*
+ * Creation flags (cfg.flags), bits 8 and up, apart from the get flags so
+ * that one passed for the other is refused with EINVAL.
+ */
+#define PCACHE_NOCPU	0x100	/* no per-CPU layer: every call uses the depot */
+#define PCACHE_DEBUG	0x200	/* checked mode (also PCACHE_DEBUG=1 in the environment) */
+#define PCACHE_TYPESAFE_BY_RCU 0x400 /* memory stays this cache's objects until an RCU grace period */
 
 struct pcache_stats {
 	size_t   objsize;       /* bytes per object as laid out */
@@ -238,6 +245,17 @@ PCACHE_API void pcache_put_rcu(pcache_t *pc, void *obj);
  * the flavour and outside any read-side critical section.
  */
 PCACHE_API void pcache_rcu_barrier(pcache_t *pc);
+
+/*
+ * pcache_destruct: destruct obj, an object of pc handed out, and return it
+ * to the slab layer at once, bypassing the magazines (NetBSD's
+ * pool_cache_destruct_object()).  Counts as a put.  A NULL obj is a
+ * no-op; a bad pointer aborts, as for pcache_put().
+ */
+PCACHE_API void pcache_destruct(pcache_t *pc, void *obj);
+
+/* pcache_size: the object size the cache was created with (cfg->size). */
+PCACHE_API size_t pcache_size(pcache_t *pc);
 
 /* Number of per-CPU slots: the highest CPU number the system has, plus one. */
 PCACHE_API unsigned pcache_cpu_count(void);

@@ -7,6 +7,7 @@
  * Copyright (c) 2026 The libpcache developers.  BSD-2-Clause; see LICENSE.
  */
 #include <errno.h>
+#include <string.h>
 
 #include "api.h"
 
@@ -125,12 +126,46 @@ get_miss(pcache_t *pc, int flags)
 }
 
 /*
- * pcache_get: see pcache.h.  Hit path: the per-CPU layer's restartable pop
- * (pc_cpu_get_hit()); everything else is one tail call away.
+ * get_flags_ok: whether `flags` are get flags this cache takes: no
+ * unknown bit, and PCACHE_ZERO only without a constructor (the object
+ * would not be constructed).  Sets errno when not.
+ */
+static bool
+get_flags_ok(const pcache_t *pc, int flags)
+{
+	if (((unsigned)flags & ~(unsigned)(PCACHE_NOWAIT | PCACHE_ZERO)) != 0 ||
+	    ((flags & PCACHE_ZERO) != 0 && pc->ctor != NULL)) {
+		errno = EINVAL;
+		return false;
+	}
+	return true;
+}
+
+/*
+ * get_flagged: pcache_get() with any flag beyond PCACHE_NOWAIT: checked,
+ * then a plain get, zero-filled for PCACHE_ZERO.
+ */
+PC_NOINLINE static void *
+get_flagged(pcache_t *pc, int flags)
+{
+	if (!get_flags_ok(pc, flags))
+		return NULL;
+	void *obj = pcache_get(pc, flags & PCACHE_NOWAIT);
+	if (obj != NULL && (flags & PCACHE_ZERO) != 0)
+		memset(obj, 0, pc->usersize);
+	return obj;
+}
+
+/*
+ * pcache_get: see pcache.h.  Hit path: the flags test, then the per-CPU
+ * layer's restartable pop (pc_cpu_get_hit()); everything else is one tail
+ * call away.
  */
 void *
 pcache_get(pcache_t *pc, int flags)
 {
+	if (PC_UNLIKELY(((unsigned)flags & ~(unsigned)PCACHE_NOWAIT) != 0))
+		return get_flagged(pc, flags);
 	void *obj = pc_cpu_get_hit(pc);
 
 	if (PC_UNLIKELY(obj == NULL))
@@ -279,6 +314,15 @@ pcache_get_bulk(pcache_t *pc, void **objs, size_t n, int flags)
 {
 	int error = 0;
 
+	if (!get_flags_ok(pc, flags))
+		return -1;
+	if ((flags & PCACHE_ZERO) != 0) {
+		if (pcache_get_bulk(pc, objs, n, flags & PCACHE_NOWAIT) != 0)
+			return -1;
+		for (size_t i = 0; i < n; i++)
+			memset(objs[i], 0, pc->usersize);
+		return 0;
+	}
 	if (n == 0)
 		return 0;
 	/*
@@ -319,4 +363,28 @@ pcache_put_bulk(pcache_t *pc, void *const *objs, size_t n)
 	}
 	for (size_t i = 0; i < n; i++)
 		pcache_put(pc, objs[i]);
+}
+
+/*
+ * pcache_destruct: see pcache.h.  Checked, then destructed and back to its
+ * slab; counted as a put, so that gets - puts == in_use still holds.
+ */
+void
+pcache_destruct(pcache_t *pc, void *obj)
+{
+	if (obj == NULL)
+		return;
+	pc_obj_check(pc, obj);
+	if (pc->dbg != NULL)
+		pc_dbg_put(pc, pc_pagemap_lookup(obj), obj);	/* refuses a double put */
+	/* Relaxed: a statistic. */
+	atomic_fetch_add_explicit(&pc->slow_puts, 1, memory_order_relaxed);
+	pc_obj_destroy_many(pc, &obj, 1);
+}
+
+/* pcache_size: see pcache.h. */
+size_t
+pcache_size(pcache_t *pc)
+{
+	return pc->usersize;
 }

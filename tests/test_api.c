@@ -39,7 +39,12 @@ START_TEST(create_rejects_bad_config)
 	ck_assert_int_eq(errno, EINVAL);
 
 	cfg.align = 0;
-	cfg.flags = 0x100;
+	cfg.flags = 0x8000;			/* no such creation flag */
+	errno = 0;
+	ck_assert_ptr_null(pcache_create("x", &cfg));
+	ck_assert_int_eq(errno, EINVAL);
+
+	cfg.flags = PCACHE_NOWAIT;		/* a get flag, not a creation flag */
 	errno = 0;
 	ck_assert_ptr_null(pcache_create("x", &cfg));
 	ck_assert_int_eq(errno, EINVAL);
@@ -496,6 +501,102 @@ out:
 }
 END_TEST
 
+/* ---- get flags, zeroed gets, size, destruct ------------------------- */
+
+/*
+ * Unknown get flags are refused on every path (hit or not, single or
+ * bulk), as is a creation flag passed to a get.
+ */
+START_TEST(get_rejects_unknown_flags)
+{
+	struct tcounts tc = { 0 };
+	struct pcache_config cfg = tobj_config(64, &tc);
+	pcache_t *pc = pcache_create("flags", &cfg);
+	void *objs[4];
+
+	ck_assert_ptr_nonnull(pc);
+	void *warm = pcache_get(pc, 0);
+	pcache_put(pc, warm);			/* a hit is ready */
+	errno = 0;
+	ck_assert_ptr_null(pcache_get(pc, 0x7f00));
+	ck_assert_int_eq(errno, EINVAL);
+	errno = 0;
+	ck_assert_ptr_null(pcache_get(pc, PCACHE_NOCPU));
+	ck_assert_int_eq(errno, EINVAL);
+	errno = 0;
+	ck_assert_int_eq(pcache_get_bulk(pc, objs, 4, 0x40), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	errno = 0;			/* PCACHE_ZERO on a cache with a constructor */
+	ck_assert_ptr_null(pcache_get(pc, PCACHE_ZERO));
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_int_eq(pcache_get_bulk(pc, objs, 4, PCACHE_ZERO), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	check_balance(pc, &tc);
+	pcache_invalidate(pc);
+	ck_assert_int_eq(pcache_destroy(pc), 0);
+}
+END_TEST
+
+/* PCACHE_ZERO hands out zero-filled objects, single and bulk. */
+START_TEST(zeroed_gets)
+{
+	struct pcache_config cfg = { .size = 100 };
+	pcache_t *pc = pcache_create("zero", &cfg);
+	unsigned char *p[40];
+
+	ck_assert_ptr_nonnull(pc);
+	ck_assert_uint_eq(pcache_size(pc), 100);
+	for (int i = 0; i < 40; i++) {		/* dirty them, then back */
+		p[i] = pcache_get(pc, 0);
+		memset(p[i], 0xee, 100);
+	}
+	for (int i = 0; i < 40; i++)
+		pcache_put(pc, p[i]);
+	for (int i = 0; i < 20; i++) {
+		p[i] = pcache_get(pc, PCACHE_ZERO | PCACHE_NOWAIT);
+		ck_assert_ptr_nonnull(p[i]);
+		for (int k = 0; k < 100; k++)
+			ck_assert_uint_eq(p[i][k], 0);
+	}
+	ck_assert_int_eq(pcache_get_bulk(pc, (void **)p + 20, 20, PCACHE_ZERO), 0);
+	for (int i = 20; i < 40; i++) {
+		for (int k = 0; k < 100; k++)
+			ck_assert_uint_eq(p[i][k], 0);
+	}
+	pcache_put_bulk(pc, (void **)p, 40);
+	ck_assert_int_eq(pcache_destroy(pc), 0);
+}
+END_TEST
+
+/*
+ * pcache_destruct: the object is destructed at once and goes to its slab,
+ * never to a magazine; the counts stay balanced.
+ */
+START_TEST(destruct_bypasses_magazines)
+{
+	struct tcounts tc = { 0 };
+	struct pcache_config cfg = tobj_config(64, &tc);
+	pcache_t *pc = pcache_create("destruct", &cfg);
+	struct pcache_stats st;
+
+	ck_assert_ptr_nonnull(pc);
+	ck_assert_uint_eq(pcache_size(pc), 64);
+	void *a = pcache_get(pc, 0), *b = pcache_get(pc, 0);
+	pcache_destruct(pc, a);
+	pcache_destruct(pc, NULL);
+	ck_assert_uint_eq(atomic_load(&tc.dtor), 1);
+	pcache_get_stats(pc, &st);
+	ck_assert_uint_eq(st.in_use, 1);
+	ck_assert_uint_eq(st.cached_cpu + st.cached_depot, 0);
+	check_balance(pc, &tc);
+	pcache_put(pc, b);
+	check_balance(pc, &tc);
+	pcache_invalidate(pc);
+	ck_assert_int_eq(pcache_destroy(pc), 0);
+	ck_assert_uint_eq(atomic_load(&tc.ctor), atomic_load(&tc.dtor));
+}
+END_TEST
+
 /* ---- invalidate, reclaim, water marks -------------------------------- */
 
 START_TEST(invalidate_destructs_cached_only)
@@ -793,6 +894,9 @@ api_suite(void)
 	tcase_add_test(tc, hardlimit_takes_back_from_other_cpus);
 	tcase_add_test(tc, put_foreign_pointer_aborts);
 	tcase_add_test(tc, put_region_pointer_aborts);
+	tcase_add_test(tc, get_rejects_unknown_flags);
+	tcase_add_test(tc, zeroed_gets);
+	tcase_add_test(tc, destruct_bypasses_magazines);
 	tcase_add_test(tc, invalidate_destructs_cached_only);
 	tcase_add_test(tc, reclaim_water_marks_and_prime);
 	tcase_add_test(tc, reclaim_trims_idle_depot_magazines);
