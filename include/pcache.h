@@ -257,6 +257,29 @@ PCACHE_API void pcache_destruct(pcache_t *pc, void *obj);
 /* pcache_size: the object size the cache was created with (cfg->size). */
 PCACHE_API size_t pcache_size(pcache_t *pc);
 
+/*
+ * pcache_lookup: the cache of that name (the most recently created one if
+ * several share it), or NULL.
+ */
+PCACHE_API pcache_t *pcache_lookup(const char *name);
+
+/*
+ * pcache_walk: call fn(pc, arg) for every cache in the process, newest
+ * first, until one call returns non-zero, which pcache_walk() returns (0
+ * when all returned 0; EINVAL for a NULL fn).  fn may call the read-only
+ * calls (stats, lookup, pcache_of) on any cache, but must not create or
+ * destroy caches; creations and destructions wait for the walk.
+ */
+PCACHE_API int pcache_walk(int (*fn)(pcache_t *pc, void *arg), void *arg);
+
+/*
+ * pcache_of: the cache whose object contains the address obj (anywhere in
+ * the object), or NULL for any other address.  Never reads memory the
+ * library does not own.  The object's slab must not be given back
+ * meanwhile (the caller holds the object, or it is cached).
+ */
+PCACHE_API pcache_t *pcache_of(const void *obj);
+
 /* Number of per-CPU slots: the highest CPU number the system has, plus one. */
 PCACHE_API unsigned pcache_cpu_count(void);
 

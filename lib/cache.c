@@ -288,3 +288,21 @@ pcache_cpu_count(void)
 {
 	return pc_topo_ncpu();
 }
+
+/*
+ * pcache_of: see pcache.h.  The page map names the slab; the address must
+ * lie in its object span (not in a header or the slab's tail).
+ */
+pcache_t *
+pcache_of(const void *obj)
+{
+	const struct pc_slab *sl = pc_pagemap_lookup(obj);
+
+	if (sl == NULL)
+		return NULL;
+	pcache_t *pc = sl->pc;
+	uintptr_t off = (uintptr_t)obj - (uintptr_t)sl->objbase;
+	if ((uintptr_t)obj < (uintptr_t)sl->objbase || off >= pc->slab_span)
+		return NULL;
+	return pc;
+}

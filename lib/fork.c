@@ -1,6 +1,7 @@
 /*
- * fork.c -- keeping every cache usable in the child of a multithreaded
- * process.
+ * fork.c -- the registry of caches: keeping every cache usable in the
+ * child of a multithreaded process, and finding caches by name or all of
+ * them (pcache_lookup(), pcache_walk()).
  *
  * Copyright (c) 2026 The libpcache developers.  BSD-2-Clause; see LICENSE.
  *
@@ -12,9 +13,50 @@
  * sleepers (none of them exist there) and renews what the rseq layer
  * registered for the address space.
  */
+#include <errno.h>
+#include <string.h>
+
 #include "api.h"
 
-static pthread_mutex_t	 registry_lock = PTHREAD_MUTEX_INITIALIZER;
+/*
+ * The registry: every cache, for fork, pcache_lookup() and pcache_walk().
+ * A read-write lock that prefers writers where the C library can say so,
+ * so that walks in a loop cannot starve pcache_create(); a thread already
+ * reading (a walk's callback calling pcache_lookup()) does not lock again
+ * (registry_depth), which would deadlock behind a waiting writer.
+ */
+static pthread_rwlock_t	 registry_lock;
+static pthread_once_t	 registry_once = PTHREAD_ONCE_INIT;
+static _Thread_local unsigned registry_depth;
+
+static void
+registry_init(void)
+{
+	pthread_rwlockattr_t a;
+
+	pthread_rwlockattr_init(&a);
+#ifdef PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP
+	pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+#endif
+	pthread_rwlock_init(&registry_lock, &a);
+	pthread_rwlockattr_destroy(&a);
+}
+
+/* registry_read_begin, registry_read_end: read the registry, reentrantly. */
+static void
+registry_read_begin(void)
+{
+	pthread_once(&registry_once, registry_init);
+	if (registry_depth++ == 0)
+		pthread_rwlock_rdlock(&registry_lock);
+}
+
+static void
+registry_read_end(void)
+{
+	if (--registry_depth == 0)
+		pthread_rwlock_unlock(&registry_lock);
+}
 static pcache_t		*registry;
 static pthread_once_t	 atfork_once = PTHREAD_ONCE_INIT;
 
@@ -31,7 +73,7 @@ static pthread_once_t	 atfork_once = PTHREAD_ONCE_INIT;
 static void
 fork_prepare(void)
 {
-	pthread_mutex_lock(&registry_lock);
+	pthread_rwlock_wrlock(&registry_lock);
 	for (pcache_t *pc = registry; pc != NULL; pc = pc->reg_next)
 		pc_hl_look_begin(&pc->hl);
 	for (pcache_t *pc = registry; pc != NULL; pc = pc->reg_next)
@@ -47,7 +89,12 @@ fork_prepare(void)
 		pc_rcu_lock_all(pc);
 }
 
-/* fork_release: undo fork_prepare(), in the parent or the child. */
+/*
+ * fork_release: undo fork_prepare(), in the parent or the child; the
+ * caller then releases the registry lock (fork_child() cannot unlock it:
+ * a write-locked rwlock knows its writer by thread id, which the child's
+ * thread does not share, so the child makes the lock anew).
+ */
 static void
 fork_release(void)
 {
@@ -62,13 +109,13 @@ fork_release(void)
 		pthread_mutex_unlock(&pc->drain_lock);
 		pc_hl_look_end(&pc->hl);
 	}
-	pthread_mutex_unlock(&registry_lock);
 }
 
 static void
 fork_parent(void)
 {
 	fork_release();
+	pthread_rwlock_unlock(&registry_lock);
 }
 
 /*
@@ -82,6 +129,8 @@ fork_child(void)
 		pc_hl_fork_child(&pc->hl);
 	pc_cpu_fork_child();
 	fork_release();
+	registry_depth = 0;
+	registry_init();
 }
 
 static void
@@ -95,25 +144,64 @@ void
 pc_fork_register(pcache_t *pc)
 {
 	pthread_once(&atfork_once, atfork_install);
-	pthread_mutex_lock(&registry_lock);
+	pthread_once(&registry_once, registry_init);
+	pthread_rwlock_wrlock(&registry_lock);
 	pc->reg_prev = NULL;
 	pc->reg_next = registry;
 	if (registry != NULL)
 		registry->reg_prev = pc;
 	registry = pc;
-	pthread_mutex_unlock(&registry_lock);
+	pthread_rwlock_unlock(&registry_lock);
 }
 
 /* pc_fork_unregister: take a cache being destroyed off the list. */
 void
 pc_fork_unregister(pcache_t *pc)
 {
-	pthread_mutex_lock(&registry_lock);
+	pthread_rwlock_wrlock(&registry_lock);
 	if (pc->reg_prev != NULL)
 		pc->reg_prev->reg_next = pc->reg_next;
 	else
 		registry = pc->reg_next;
 	if (pc->reg_next != NULL)
 		pc->reg_next->reg_prev = pc->reg_prev;
-	pthread_mutex_unlock(&registry_lock);
+	pthread_rwlock_unlock(&registry_lock);
+}
+
+/*
+ * pcache_lookup: see pcache.h.  The most recently created cache of that
+ * name.  Takes the registry lock to read.
+ */
+pcache_t *
+pcache_lookup(const char *name)
+{
+	pcache_t *found = NULL;
+
+	if (name == NULL)
+		return NULL;
+	registry_read_begin();
+	for (pcache_t *pc = registry; pc != NULL && found == NULL; pc = pc->reg_next) {
+		if (strncmp(pc->name, name, sizeof(pc->name)) == 0)
+			found = pc;
+	}
+	registry_read_end();
+	return found;
+}
+
+/*
+ * pcache_walk: see pcache.h.  Newest cache first, under the registry lock
+ * held to read: caches can be neither created nor destroyed meanwhile.
+ */
+int
+pcache_walk(int (*fn)(pcache_t *pc, void *arg), void *arg)
+{
+	int rc = 0;
+
+	if (fn == NULL)
+		return EINVAL;
+	registry_read_begin();
+	for (pcache_t *pc = registry; pc != NULL && rc == 0; pc = pc->reg_next)
+		rc = fn(pc, arg);
+	registry_read_end();
+	return rc;
 }

@@ -597,6 +597,122 @@ START_TEST(destruct_bypasses_magazines)
 }
 END_TEST
 
+/* ---- lookup, walk, pcache_of ----------------------------------------- */
+
+struct walk_count {
+	int n, stop_at;
+	pcache_t *want;
+	int found;
+};
+
+static int
+count_caches(pcache_t *pc, void *arg)
+{
+	struct walk_count *w = arg;
+	struct pcache_stats st;
+
+	/* Read-only calls are allowed from the callback. */
+	ck_assert_int_eq(pcache_get_stats(pc, &st), 0);
+	w->found += pc == w->want;
+	return ++w->n == w->stop_at ? 7 : 0;
+}
+
+START_TEST(lookup_walk_and_of)
+{
+	struct pcache_config cfg = { .size = 40 };
+	pcache_t *a = pcache_create("lookup-alpha", &cfg);
+	pcache_t *b = pcache_create("lookup-beta", &cfg);
+	int on_stack;
+	void *heap = malloc(40);
+
+	ck_assert_ptr_nonnull(a);
+	ck_assert_ptr_nonnull(b);
+	ck_assert_ptr_eq(pcache_lookup("lookup-alpha"), a);
+	ck_assert_ptr_eq(pcache_lookup("lookup-beta"), b);
+	ck_assert_ptr_null(pcache_lookup("lookup-gamma"));
+	ck_assert_ptr_null(pcache_lookup(NULL));
+
+	struct walk_count w = { 0, 0, b, 0 };
+	ck_assert_int_eq(pcache_walk(count_caches, &w), 0);
+	ck_assert_int_ge(w.n, 2);
+	ck_assert_int_eq(w.found, 1);
+	struct walk_count w1 = { 0, 1, NULL, 0 };
+	ck_assert_int_eq(pcache_walk(count_caches, &w1), 7);	/* stopped */
+	ck_assert_int_eq(w1.n, 1);
+	ck_assert_int_eq(pcache_walk(NULL, NULL), EINVAL);
+
+	char *o = pcache_get(a, 0);
+	ck_assert_ptr_eq(pcache_of(o), a);
+	ck_assert_ptr_eq(pcache_of(o + 39), a);		/* anywhere inside */
+	ck_assert_ptr_eq(pcache_of(pcache_get(b, 0)), b);
+	ck_assert_ptr_null(pcache_of(&on_stack));
+	ck_assert_ptr_null(pcache_of(heap));
+	ck_assert_ptr_null(pcache_of(NULL));
+	if (a->slab_first > 0) {			/* the slab's header */
+		struct pc_slab *sl = pc_pagemap_lookup(o);
+		ck_assert_ptr_null(pcache_of(sl->base));
+	}
+	pcache_put(a, o);
+	pcache_invalidate(b);
+	free(heap);
+	ck_assert_int_eq(pcache_destroy(a), 0);
+	ck_assert_ptr_null(pcache_lookup("lookup-alpha"));
+	ck_assert_int_eq(pcache_destroy(b), EBUSY);	/* one of b's is out */
+}
+END_TEST
+
+struct churn {
+	atomic_int stop;
+	atomic_uint_fast64_t walks, made;
+};
+
+static void *
+churn_caches(void *p)
+{
+	struct churn *c = p;
+	struct pcache_config cfg = { .size = 24 };
+
+	while (!atomic_load(&c->stop)) {
+		pcache_t *pc = pcache_create("churn", &cfg);
+		ck_assert_ptr_nonnull(pc);
+		void *o = pcache_get(pc, 0);
+		pcache_put(pc, o);
+		ck_assert_int_eq(pcache_destroy(pc), 0);
+		atomic_fetch_add(&c->made, 1);
+	}
+	return NULL;
+}
+
+static int
+look_each(pcache_t *pc, void *arg)
+{
+	(void)arg;
+	/* The cache is registered while the walk runs: it is found by name. */
+	return pcache_lookup(pc->name) == NULL;
+}
+
+/* Walks and lookups while another thread creates and destroys caches. */
+START_TEST(walk_during_create_destroy)
+{
+	struct churn c = { 0 };
+	pthread_t t;
+
+	pthread_create(&t, NULL, churn_caches, &c);
+	/* Until both sides have done plenty: creations are not starved. */
+	for (int i = 0; i < 1000000 && (atomic_load(&c.walks) < 2000 ||
+	    atomic_load(&c.made) < 200); i++) {
+		ck_assert_int_eq(pcache_walk(look_each, NULL), 0);
+		atomic_fetch_add(&c.walks, 1);
+	}
+	atomic_store(&c.stop, 1);
+	pthread_join(t, NULL);
+	printf("walks: %llu, caches made and destroyed meanwhile: %llu\n",
+	    (unsigned long long)atomic_load(&c.walks),
+	    (unsigned long long)atomic_load(&c.made));
+	ck_assert_uint_ge(atomic_load(&c.made), 200);
+}
+END_TEST
+
 /* ---- invalidate, reclaim, water marks -------------------------------- */
 
 START_TEST(invalidate_destructs_cached_only)
@@ -897,6 +1013,8 @@ api_suite(void)
 	tcase_add_test(tc, get_rejects_unknown_flags);
 	tcase_add_test(tc, zeroed_gets);
 	tcase_add_test(tc, destruct_bypasses_magazines);
+	tcase_add_test(tc, lookup_walk_and_of);
+	tcase_add_test(tc, walk_during_create_destroy);
 	tcase_add_test(tc, invalidate_destructs_cached_only);
 	tcase_add_test(tc, reclaim_water_marks_and_prime);
 	tcase_add_test(tc, reclaim_trims_idle_depot_magazines);

@@ -760,7 +760,9 @@ op_invalidate_local(struct fcache *c)
 }
 
 /*
- * op_reclaim: the depot may shrink, CPUs do not; the bytes reported are
+ * op_reclaim: the depot may shrink; a CPU only by giving back capacity it
+ * grew (its excess goes to the depot, and may be freed with it); every
+ * object that left the cache layer was destructed; the bytes reported are
  * the bytes given back (more may go to the high water mark on the way);
  * afterwards no wholly free slab is left above the low water mark.
  */
@@ -771,11 +773,17 @@ op_reclaim(struct fcache *c)
 	size_t got = pcache_reclaim(c->pc);
 	struct pcache_stats after = check_cache(c);
 
-	CHECK(c, after.cached_cpu == before.cached_cpu, "reclaim touched CPUs");
-	CHECK(c, after.cached_depot <= before.cached_depot, "reclaim grew the depot");
+	uint64_t moved = before.cached_cpu - after.cached_cpu;
+	CHECK(c, after.cached_cpu <= before.cached_cpu, "reclaim added to CPUs");
+	CHECK(c, after.cpu_capacity <= before.cpu_capacity, "reclaim grew a CPU");
+	CHECK(c, moved == 0 || after.cpu_capacity < before.cpu_capacity,
+	    "reclaim took from a CPU that kept its capacity");
+	CHECK(c, after.cached_depot <= before.cached_depot + moved,
+	    "reclaim grew the depot");
 	if (c->ctor || c->dtor)
 		CHECK(c, after.dtor_calls - before.dtor_calls ==
-		    before.cached_depot - after.cached_depot, "reclaim dtor count");
+		    before.cached_cpu + before.cached_depot -
+		    (after.cached_cpu + after.cached_depot), "reclaim dtor count");
 	CHECK(c, before.bytes - after.bytes >= got, "reclaim says %zu, gave %llu",
 	    got, (unsigned long long)(before.bytes - after.bytes));
 	if (c->hiwat == SIZE_MAX)
