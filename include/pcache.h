@@ -17,6 +17,7 @@
 #define PCACHE_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -279,6 +280,25 @@ PCACHE_API int pcache_walk(int (*fn)(pcache_t *pc, void *arg), void *arg);
  * meanwhile (the caller holds the object, or it is cached).
  */
 PCACHE_API pcache_t *pcache_of(const void *obj);
+
+/*
+ * pcache_dump: print the figures of pc, one line per CPU that cached or
+ * served objects included, on `out`, for a person to read (as
+ * rte_mempool_dump() or malloc_stats_print()).  pcache_dump_all: every
+ * cache in the process.  With PCACHE_STATS=1 in the environment every
+ * cache is printed on stderr at exit.
+ */
+PCACHE_API void pcache_dump(FILE *out, pcache_t *pc);
+PCACHE_API void pcache_dump_all(FILE *out);
+
+/*
+ * pcache_set_hardlimit_warning: print "libpcache: cache 'NAME': msg" on
+ * stderr when a get meets the hard limit, at most once per interval_ms
+ * milliseconds (pool_sethardlimit()'s warning).  A NULL msg turns it off.
+ * 0, or EINVAL for a NULL pc.
+ */
+PCACHE_API int pcache_set_hardlimit_warning(pcache_t *pc, const char *msg,
+    unsigned interval_ms);
 
 /* Number of per-CPU slots: the highest CPU number the system has, plus one. */
 PCACHE_API unsigned pcache_cpu_count(void);

@@ -50,6 +50,7 @@ get_at_limit(pcache_t *pc, int flags)
 
 	/* Relaxed: a statistic. */
 	atomic_fetch_add_explicit(&pc->hl_waits, 1, memory_order_relaxed);
+	pc_hl_warn(&pc->hl, pc->name);
 	pc_hl_register(&pc->hl);
 	for (;;) {
 		if (serial)

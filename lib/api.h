@@ -7,6 +7,8 @@
 #ifndef PC_API_H
 #define PC_API_H
 
+#include <stdio.h>
+
 #include "core.h"
 #include "debug.h"
 #include "magazine.h"
@@ -32,6 +34,9 @@ void		 pc_rcu_stats(pcache_t *pc, uint64_t *deferred,
 void		 pc_rcu_fini(pcache_t *pc);
 void		 pc_rcu_lock_all(pcache_t *pc);
 void		 pc_rcu_unlock_all(pcache_t *pc);
+
+/* dump.c: PCACHE_STATS. */
+void		 pc_stats_env(void);
 
 /* fork.c: the registry of caches. */
 void		 pc_fork_register(pcache_t *pc);

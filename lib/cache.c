@@ -76,6 +76,7 @@ pcache_create_sized(const char *name, const struct pcache_config *ucfg,
 	if (percpu && pc_cpu_init(pc) != 0)
 		goto fail_cpu;
 	pc_fork_register(pc);
+	pc_stats_env();
 	return pc;
 
 fail_cpu:
@@ -205,83 +206,6 @@ pcache_prime(pcache_t *pc, size_t n)
 	return pc == NULL ? EINVAL : pc_slab_prime(pc, n);
 }
 
-/*
- * stats_fill: every figure of struct pcache_stats.  Reads each CPU (taking its slot lock on
- * the locked layer), then the depot, then the slab layer, one at a time.
- */
-static int
-stats_fill(pcache_t *pc, struct pcache_stats *st)
-{
-	uint64_t gets, puts, nfull, nempty;
-
-	memset(st, 0, sizeof(*st));
-	st->objsize = pc->objsize;
-	st->magsize = pc->magsize;
-	st->fastpath = pc->rseq ? PCACHE_FASTPATH_RSEQ :
-	    pc_cpu_enabled(pc) ? PCACHE_FASTPATH_LOCK : PCACHE_FASTPATH_NONE;
-	for (unsigned i = 0; pc_cpu_enabled(pc) && i < pc->ncpu; i++) {
-		struct pc_cpu_stats cs;
-		pc_cpu_stats(pc, i, &cs);
-		st->gets += cs.gets;
-		st->puts += cs.puts;
-		st->cpu_hits += cs.hits;
-		st->cached_cpu += cs.cached;
-	}
-	pc_depot_stats(pc, &gets, &puts, &st->cached_depot, &nfull, &nempty);
-	st->gets += gets;
-	st->puts += puts;
-	st->depot_full = nfull;
-	st->depot_empty = nempty;
-	pc_cpu_capacity_now(pc, &st->cpu_capacity, &st->cpu_capacity_max);
-	pc_rcu_stats(pc, &st->rcu_deferred, &st->rcu_batches);
-	pthread_mutex_lock(&pc->slab_lock);
-	st->slabs = pc->nslabs;
-	st->bytes = (uint64_t)pc->nslabs * pc->slabsize;
-	st->slab_free = pc->nfree;
-	size_t nout = pc->nout;
-	pthread_mutex_unlock(&pc->slab_lock);
-	/* Relaxed: statistics. */
-	st->gets += atomic_load_explicit(&pc->slow_gets, memory_order_relaxed);
-	st->puts += atomic_load_explicit(&pc->slow_puts, memory_order_relaxed);
-	st->ctor_calls = atomic_load_explicit(&pc->ctor_calls, memory_order_relaxed);
-	st->dtor_calls = atomic_load_explicit(&pc->dtor_calls, memory_order_relaxed);
-	st->hardlimit_waits = atomic_load_explicit(&pc->hl_waits, memory_order_relaxed);
-	/* Exact when quiescent on either layer, as gets - puts is. */
-	uint64_t cached = st->cached_cpu + st->cached_depot;
-	st->in_use = nout > cached ? nout - cached : 0;
-	return 0;
-}
-
-/* The struct as it was before pcache_get_stats_sized(): up to `fastpath`. */
-#define STATS_V1_SIZE	offsetof(struct pcache_stats, cpu_capacity)
-
-/*
- * pcache_get_stats_sized: see pcache.h.  Copies the first `size` bytes of
- * the figures (zeroing what lies beyond this library's struct).
- */
-int
-pcache_get_stats_sized(pcache_t *pc, struct pcache_stats *st, size_t size)
-{
-	struct pcache_stats all;
-
-	if (pc == NULL || st == NULL || size < STATS_V1_SIZE)
-		return EINVAL;
-	stats_fill(pc, &all);
-	if (size > sizeof(all)) {
-		memset((char *)st + sizeof(all), 0, size - sizeof(all));
-		size = sizeof(all);
-	}
-	memcpy(st, &all, size);
-	return 0;
-}
-
-/* pcache_get_stats: see pcache.h; the entry point of older programs. */
-int
-(pcache_get_stats)(pcache_t *pc, struct pcache_stats *st)
-{
-	return pcache_get_stats_sized(pc, st, STATS_V1_SIZE);
-}
-
 /* pcache_cpu_count: see pcache.h. */
 unsigned
 pcache_cpu_count(void)
@@ -305,4 +229,14 @@ pcache_of(const void *obj)
 	if ((uintptr_t)obj < (uintptr_t)sl->objbase || off >= pc->slab_span)
 		return NULL;
 	return pc;
+}
+
+/* pcache_set_hardlimit_warning: see pcache.h. */
+int
+pcache_set_hardlimit_warning(pcache_t *pc, const char *msg, unsigned interval_ms)
+{
+	if (pc == NULL)
+		return EINVAL;
+	pc_hl_set_warning(&pc->hl, msg, interval_ms);
+	return 0;
 }

@@ -4,6 +4,10 @@
  *
  * Copyright (c) 2026 The libpcache developers.  BSD-2-Clause; see LICENSE.
  */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
 #include "hardlimit.h"
 
 /* Set while this thread gives back what its own sleeper's look took. */
@@ -16,6 +20,9 @@ pc_hl_init(struct pc_hl *hl)
 	int error;
 
 	hl->seq = 0;
+	hl->warn[0] = '\0';
+	hl->warn_ms = 0;
+	atomic_init(&hl->warn_last, 0);
 	atomic_init(&hl->waiters, 0);
 	if ((error = pthread_mutex_init(&hl->lock, NULL)) != 0)
 		return error;
@@ -147,4 +154,49 @@ pc_hl_fork_child(struct pc_hl *hl)
 	/* Relaxed: the child has one thread. */
 	atomic_store_explicit(&hl->waiters, 0, memory_order_relaxed);
 	pthread_cond_init(&hl->cv, NULL);
+}
+
+/*
+ * pc_hl_set_warning: the message a get meeting the limit prints (NULL:
+ * none), at most once per `ms` milliseconds.  Takes hl->lock.
+ */
+void
+pc_hl_set_warning(struct pc_hl *hl, const char *msg, unsigned ms)
+{
+	pthread_mutex_lock(&hl->lock);
+	if (msg == NULL)
+		hl->warn[0] = '\0';
+	else
+		snprintf(hl->warn, sizeof(hl->warn), "%s", msg);
+	hl->warn_ms = ms;
+	pthread_mutex_unlock(&hl->lock);
+}
+
+/*
+ * pc_hl_warn: a get of cache `name` met the limit: print the warning if
+ * there is one and the last was at least its interval ago; one thread wins
+ * each interval.  Takes hl->lock; no other lock held.
+ */
+void
+pc_hl_warn(struct pc_hl *hl, const char *name)
+{
+	char msg[sizeof(hl->warn)];
+	unsigned ms;
+	struct timespec ts;
+
+	pthread_mutex_lock(&hl->lock);
+	memcpy(msg, hl->warn, sizeof(msg));
+	ms = hl->warn_ms;
+	pthread_mutex_unlock(&hl->lock);
+	if (msg[0] == '\0')
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	uint64_t now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000 + 1;
+	/* Relaxed: picks who prints; the message was read under the lock. */
+	uint64_t last = atomic_load_explicit(&hl->warn_last, memory_order_relaxed);
+	if (last != 0 && now - last < ms)
+		return;
+	if (atomic_compare_exchange_strong_explicit(&hl->warn_last, &last, now,
+	    memory_order_relaxed, memory_order_relaxed))
+		fprintf(stderr, "libpcache: cache '%s': %s\n", name, msg);
 }

@@ -51,6 +51,9 @@ struct pc_hl {
 	pthread_cond_t	 cv;
 	uint64_t	 seq;		/* bumped by every wake-up, under lock */
 	pthread_mutex_t	 fill_lock;	/* one look-that-may-sleep at a time */
+	char		 warn[128];	/* printed when a get meets the limit; under lock */
+	unsigned	 warn_ms;	/* at most once per this many ms; under lock */
+	atomic_uint_fast64_t warn_last;	/* ms of the last one printed, or 0 */
 };
 
 int		 pc_hl_init(struct pc_hl *hl);
@@ -67,6 +70,8 @@ void		 pc_hl_quiet_end(void);
 void		 pc_hl_lock(struct pc_hl *hl);
 void		 pc_hl_unlock(struct pc_hl *hl);
 void		 pc_hl_fork_child(struct pc_hl *hl);
+void		 pc_hl_set_warning(struct pc_hl *hl, const char *msg, unsigned ms);
+void		 pc_hl_warn(struct pc_hl *hl, const char *name);
 
 /*
  * pc_hl_waiting: whether a put that just placed an object may have a

@@ -713,6 +713,108 @@ START_TEST(walk_during_create_destroy)
 }
 END_TEST
 
+/* ---- readable figures and warnings ----------------------------------- */
+
+/*
+ * child_stderr: run fn(arg) in a child (with PCACHE_STATS set if asked)
+ * that then exits normally; return what it wrote on stderr (static).
+ */
+static const char *
+child_stderr(void (*fn)(void *), void *arg, bool stats_env)
+{
+	static char buf[16384];
+	int fds[2];
+	size_t len = 0;
+	ssize_t r;
+	int status;
+
+	memset(buf, 0, sizeof(buf));
+	ck_assert_int_eq(pipe(fds), 0);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		dup2(fds[1], 2);
+		if (stats_env)
+			setenv("PCACHE_STATS", "1", 1);
+		fn(arg);
+		exit(0);		/* atexit handlers run */
+	}
+	close(fds[1]);
+	while ((r = read(fds[0], buf + len, sizeof(buf) - 1 - len)) > 0)
+		len += (size_t)r;
+	close(fds[0]);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "child failed; output: %s", buf);
+	return buf;
+}
+
+static void
+use_two_caches(void *arg)
+{
+	struct pcache_config cfg = { .size = 72 };
+	pcache_t *a = pcache_create("dump-one", &cfg);
+	pcache_t *b = pcache_create("dump-two", &cfg);
+	void *o = pcache_get(a, 0);
+
+	(void)arg;
+	pcache_put(a, o);
+	pcache_put(b, pcache_get(b, 0));
+	pcache_dump(stderr, a);			/* explicitly, once */
+}
+
+/* pcache_dump names the cache and its figures; PCACHE_STATS=1 prints all. */
+START_TEST(dump_and_stats_at_exit)
+{
+	const char *out = child_stderr(use_two_caches, NULL, false);
+	ck_assert_msg(strstr(out, "cache 'dump-one': 72-byte objects") != NULL, "%s", out);
+	ck_assert_msg(strstr(out, "gets 1 (") != NULL, "%s", out);
+	ck_assert_msg(strstr(out, "cpu ") != NULL || strstr(out, "per-CPU layer none"), "%s", out);
+	ck_assert_msg(strstr(out, "dump-two") == NULL, "%s", out);
+	ck_assert_msg(strstr(out, "at exit") == NULL, "%s", out);
+
+	out = child_stderr(use_two_caches, NULL, true);
+	ck_assert_msg(strstr(out, "every cache at exit (PCACHE_STATS)") != NULL, "%s", out);
+	const char *exit_part = strstr(out, "every cache at exit");
+	ck_assert_msg(strstr(exit_part, "cache 'dump-one'") != NULL, "%s", out);
+	ck_assert_msg(strstr(exit_part, "cache 'dump-two'") != NULL, "%s", out);
+}
+END_TEST
+
+static void
+meet_the_limit(void *arg)
+{
+	struct pcache_config cfg = { .size = 32 };
+	pcache_t *pc = pcache_create("limited", &cfg);
+
+	(void)arg;
+	pcache_set_hardlimit(pc, 1);
+	pcache_set_hardlimit_warning(pc, "out of page-table frames", 60000);
+	void *o = pcache_get(pc, 0);
+	for (int i = 0; i < 5; i++) {		/* five refusals, one message */
+		if (pcache_get(pc, PCACHE_NOWAIT) != NULL || errno != EAGAIN)
+			exit(1);
+	}
+	pcache_set_hardlimit_warning(pc, NULL, 0);
+	if (pcache_get(pc, PCACHE_NOWAIT) != NULL)	/* off: no message */
+		exit(1);
+	pcache_put(pc, o);
+}
+
+/* The hard-limit warning: printed when a get meets the limit, rate-capped. */
+START_TEST(hardlimit_warning_is_rate_capped)
+{
+	const char *out = child_stderr(meet_the_limit, NULL, false);
+	const char *first = strstr(out,
+	    "libpcache: cache 'limited': out of page-table frames");
+
+	ck_assert_msg(first != NULL, "no warning in: %s", out);
+	ck_assert_msg(strstr(first + strlen("libpcache: cache 'limited': out of"),
+	    "out of page-table frames") == NULL, "more than one warning: %s", out);
+	ck_assert_int_eq(pcache_set_hardlimit_warning(NULL, "x", 0), EINVAL);
+}
+END_TEST
+
 /* ---- invalidate, reclaim, water marks -------------------------------- */
 
 START_TEST(invalidate_destructs_cached_only)
@@ -1015,6 +1117,8 @@ api_suite(void)
 	tcase_add_test(tc, destruct_bypasses_magazines);
 	tcase_add_test(tc, lookup_walk_and_of);
 	tcase_add_test(tc, walk_during_create_destroy);
+	tcase_add_test(tc, dump_and_stats_at_exit);
+	tcase_add_test(tc, hardlimit_warning_is_rate_capped);
 	tcase_add_test(tc, invalidate_destructs_cached_only);
 	tcase_add_test(tc, reclaim_water_marks_and_prime);
 	tcase_add_test(tc, reclaim_trims_idle_depot_magazines);

@@ -1,0 +1,109 @@
+/*
+ * dump.c -- figures a person can read: pcache_dump() for one cache,
+ * pcache_dump_all() for every cache, PCACHE_STATS=1 to print them all at
+ * exit.
+ *
+ * Copyright (c) 2026 The libpcache developers.  BSD-2-Clause; see LICENSE.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api.h"
+
+static const char *
+layer_name(unsigned fastpath)
+{
+	return fastpath == PCACHE_FASTPATH_RSEQ ? "rseq" :
+	    fastpath == PCACHE_FASTPATH_LOCK ? "locked" : "none";
+}
+
+/*
+ * pcache_dump: see pcache.h.  The figures of pcache_get_stats(), then one
+ * line per CPU that cached or served anything.  Takes the locks that
+ * statistics take, one at a time.
+ */
+void
+pcache_dump(FILE *out, pcache_t *pc)
+{
+	struct pcache_stats st;
+
+	if (out == NULL || pc == NULL || pcache_get_stats(pc, &st) != 0)
+		return;
+	fprintf(out, "cache '%s': %zu-byte objects (%zu laid out), "
+	    "per-CPU layer %s, magazines of %llu%s\n", pc->name, pc->usersize,
+	    st.objsize, layer_name(st.fastpath), (unsigned long long)st.magsize,
+	    pc->dbg != NULL ? ", checked mode" : "");
+	fprintf(out, "  gets %llu (%llu from a CPU), puts %llu, in use %llu\n",
+	    (unsigned long long)st.gets, (unsigned long long)st.cpu_hits,
+	    (unsigned long long)st.puts, (unsigned long long)st.in_use);
+	fprintf(out, "  cached: %llu on CPUs (capacity %llu, at most %llu), "
+	    "%llu in the depot (%llu full, %llu empty magazines)\n",
+	    (unsigned long long)st.cached_cpu,
+	    (unsigned long long)st.cpu_capacity,
+	    (unsigned long long)st.cpu_capacity_max,
+	    (unsigned long long)st.cached_depot,
+	    (unsigned long long)st.depot_full,
+	    (unsigned long long)st.depot_empty);
+	fprintf(out, "  constructed %llu, destructed %llu; slabs %llu "
+	    "(%llu bytes), %llu raw objects free\n",
+	    (unsigned long long)st.ctor_calls, (unsigned long long)st.dtor_calls,
+	    (unsigned long long)st.slabs, (unsigned long long)st.bytes,
+	    (unsigned long long)st.slab_free);
+	fprintf(out, "  hard-limit waits %llu; deferred puts waiting %llu, "
+	    "batches sent %llu\n", (unsigned long long)st.hardlimit_waits,
+	    (unsigned long long)st.rcu_deferred,
+	    (unsigned long long)st.rcu_batches);
+	for (unsigned i = 0; pc_cpu_enabled(pc) && i < pc->ncpu; i++) {
+		struct pc_cpu_stats cs;
+		pc_cpu_stats(pc, i, &cs);
+		if (cs.cached == 0 && cs.gets == 0 && cs.puts == 0)
+			continue;
+		fprintf(out, "  cpu %u: %llu cached, %llu gets, %llu puts\n", i,
+		    (unsigned long long)cs.cached, (unsigned long long)cs.gets,
+		    (unsigned long long)cs.puts);
+	}
+}
+
+static int
+dump_one(pcache_t *pc, void *arg)
+{
+	pcache_dump(arg, pc);
+	return 0;
+}
+
+/* pcache_dump_all: see pcache.h.  A walk (pcache_walk()). */
+void
+pcache_dump_all(FILE *out)
+{
+	if (out != NULL)
+		(void)pcache_walk(dump_one, out);
+}
+
+static void
+dump_at_exit(void)
+{
+	fprintf(stderr, "libpcache: every cache at exit (PCACHE_STATS):\n");
+	pcache_dump_all(stderr);
+}
+
+static pthread_once_t stats_once = PTHREAD_ONCE_INIT;
+
+static void
+stats_env(void)
+{
+	const char *v = getenv("PCACHE_STATS");
+
+	if (v != NULL && *v != '\0' && strcmp(v, "0") != 0)
+		atexit(dump_at_exit);
+}
+
+/* pc_stats_env: arrange PCACHE_STATS's dump at exit, once per process. */
+void
+pc_stats_env(void)
+{
+	pthread_once(&stats_once, stats_env);
+}
+
