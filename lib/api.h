@@ -37,6 +37,7 @@ void		 pc_rcu_unlock_all(pcache_t *pc);
 
 /* dump.c: PCACHE_STATS. */
 void		 pc_stats_env(void);
+void		 pc_stats_at_destroy(pcache_t *pc);
 
 /* fork.c: the registry of caches. */
 void		 pc_fork_register(pcache_t *pc);

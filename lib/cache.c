@@ -127,6 +127,10 @@ pcache_destroy(pcache_t *pc)
 		pthread_mutex_unlock(&pc->drain_lock);
 		return EBUSY;
 	}
+	pc_unlock_all(pc);
+	pthread_mutex_unlock(&pc->drain_lock);
+	pc_stats_at_destroy(pc);	/* nobody else uses it: figures hold */
+	pc_lock_all(pc);
 	size_t nbuf;
 	pc_mag_t *chain = pc_detach_all_locked(pc, &nbuf);
 	pc_unlock_all(pc);

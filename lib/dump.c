@@ -90,14 +90,17 @@ dump_at_exit(void)
 }
 
 static pthread_once_t stats_once = PTHREAD_ONCE_INIT;
+static bool stats_on;		/* PCACHE_STATS is set; written once */
 
 static void
 stats_env(void)
 {
 	const char *v = getenv("PCACHE_STATS");
 
-	if (v != NULL && *v != '\0' && strcmp(v, "0") != 0)
+	if (v != NULL && *v != '\0' && strcmp(v, "0") != 0) {
+		stats_on = true;
 		atexit(dump_at_exit);
+	}
 }
 
 /* pc_stats_env: arrange PCACHE_STATS's dump at exit, once per process. */
@@ -105,5 +108,19 @@ void
 pc_stats_env(void)
 {
 	pthread_once(&stats_once, stats_env);
+}
+
+/*
+ * pc_stats_at_destroy: with PCACHE_STATS, a cache destroyed before exit
+ * is printed as it goes (its last figures would be lost otherwise).
+ */
+void
+pc_stats_at_destroy(pcache_t *pc)
+{
+	pthread_once(&stats_once, stats_env);
+	if (stats_on) {
+		fprintf(stderr, "libpcache: destroying (PCACHE_STATS):\n");
+		pcache_dump(stderr, pc);
+	}
 }
 
