@@ -717,36 +717,20 @@ END_TEST
 
 /*
  * child_stderr: run fn(arg) in a child (with PCACHE_STATS set if asked)
- * that then exits normally; return what it wrote on stderr (static).
+ * that then exits normally; return what it wrote on stderr.
  */
 static const char *
 child_stderr(void (*fn)(void *), void *arg, bool stats_env)
 {
-	static char buf[16384];
-	int fds[2];
-	size_t len = 0;
-	ssize_t r;
 	int status;
 
-	memset(buf, 0, sizeof(buf));
-	ck_assert_int_eq(pipe(fds), 0);
-	pid_t pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		dup2(fds[1], 2);
-		if (stats_env)
-			setenv("PCACHE_STATS", "1", 1);
-		fn(arg);
-		exit(0);		/* atexit handlers run */
-	}
-	close(fds[1]);
-	while ((r = read(fds[0], buf + len, sizeof(buf) - 1 - len)) > 0)
-		len += (size_t)r;
-	close(fds[0]);
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	if (stats_env)
+		setenv("PCACHE_STATS", "1", 1);
+	const char *out = child_output(fn, arg, true, &status);
+	unsetenv("PCACHE_STATS");
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-	    "child failed; output: %s", buf);
-	return buf;
+	    "child failed; output: %s", out);
+	return out;
 }
 
 static void

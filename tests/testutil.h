@@ -224,15 +224,17 @@ bind_to(unsigned cpu)
 }
 
 /*
- * expect_abort_output: run fn(arg) in a child; it must die of SIGABRT
- * having printed every string of want[] (NULL-terminated) on stderr, such
- * as the cache's name and the pointer's address.
+ * child_output: run fn(arg) in a child whose stderr is piped back; the
+ * child then leaves with exit(0) (atexit handlers run) or _exit(0).
+ * Returns what it wrote (a static buffer) and its wait status in *status.
  */
-static inline void
-expect_abort_output(void (*fn)(void *), void *arg, const char *const *want)
+static inline const char *
+child_output(void (*fn)(void *), void *arg, bool run_atexit, int *status)
 {
-	int fds[2];
 	static char buf[16384];
+	int fds[2];
+	size_t len = 0;
+	ssize_t r;
 
 	memset(buf, 0, sizeof(buf));
 	ck_assert_int_eq(pipe(fds), 0);
@@ -241,16 +243,29 @@ expect_abort_output(void (*fn)(void *), void *arg, const char *const *want)
 	if (pid == 0) {
 		dup2(fds[1], 2);
 		fn(arg);
+		if (run_atexit)
+			exit(0);
 		_exit(0);
 	}
 	close(fds[1]);
-	size_t len = 0;
-	ssize_t r;
 	while ((r = read(fds[0], buf + len, sizeof(buf) - 1 - len)) > 0)
 		len += (size_t)r;
 	close(fds[0]);
+	ck_assert_int_eq(waitpid(pid, status, 0), pid);
+	return buf;
+}
+
+/*
+ * expect_abort_output: run fn(arg) in a child; it must die of SIGABRT
+ * having printed every string of want[] (NULL-terminated) on stderr, such
+ * as the cache's name and the pointer's address.
+ */
+static inline void
+expect_abort_output(void (*fn)(void *), void *arg, const char *const *want)
+{
 	int status;
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	const char *buf = child_output(fn, arg, false, &status);
+
 	ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT,
 	    "no abort; output: %s", buf);
 	for (int i = 0; want[i] != NULL; i++)

@@ -80,6 +80,16 @@ match(struct cds_lfht_node *node, const void *key)
 	return s->id == *(const uint64_t *)key;
 }
 
+/* find: the session with this id, or NULL.  Inside a read-side section. */
+static struct cds_lfht_node *
+find(uint64_t id)
+{
+	struct cds_lfht_iter it;
+
+	cds_lfht_lookup(table, mix(id), match, &id, &it);
+	return cds_lfht_iter_get_node(&it);
+}
+
 static void *
 reader(void *arg)
 {
@@ -89,11 +99,9 @@ reader(void *arg)
 	rcu_register_thread();
 	while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
 		uint64_t id = (uint64_t)rand_r(&seed) % NKEYS;
-		struct cds_lfht_iter it;
 
 		rcu_read_lock();
-		cds_lfht_lookup(table, mix(id), match, &id, &it);
-		struct cds_lfht_node *node = cds_lfht_iter_get_node(&it);
+		struct cds_lfht_node *node = find(id);
 		if (node != NULL) {
 			struct session *s = caa_container_of(node, struct session, node);
 			if (s->magic != SESSION_LIVE || s->id != id ||
@@ -118,11 +126,9 @@ writer(void *arg)
 	rcu_register_thread();
 	while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
 		uint64_t id = (uint64_t)rand_r(&seed) % NKEYS;
-		struct cds_lfht_iter it;
 
 		rcu_read_lock();
-		cds_lfht_lookup(table, mix(id), match, &id, &it);
-		struct cds_lfht_node *node = cds_lfht_iter_get_node(&it);
+		struct cds_lfht_node *node = find(id);
 		if (node != NULL && cds_lfht_del(table, node) == 0) {
 			rcu_read_unlock();
 			/* Unlinked: readers may hold it until a grace period. */
