@@ -74,6 +74,13 @@ struct pcache_config {
 	 * includes <urcu.h> plainly uses.  Read only by pcache_create_sized().
 	 */
 	const struct rcu_flavor_struct *urcu_flavor;
+	/*
+	 * Called with `arg`, and no lock of the library held, when the page
+	 * allocator fails, before the get gives up (it retries once), and by
+	 * pcache_reap(): give back memory the program can spare (libumem's
+	 * umem_reclaim_t).  May be NULL.
+	 */
+	void   (*reclaim)(void *arg);
 };
 
 /*
@@ -280,6 +287,13 @@ PCACHE_API int pcache_walk(int (*fn)(pcache_t *pc, void *arg), void *arg);
  * meanwhile (the caller holds the object, or it is cached).
  */
 PCACHE_API pcache_t *pcache_of(const void *obj);
+
+/*
+ * pcache_reap: for every cache in the process, call its reclaim callback
+ * and pcache_reclaim() it; returns the bytes given back.  For a program
+ * under memory pressure.
+ */
+PCACHE_API size_t pcache_reap(void);
 
 /*
  * pcache_dump: print the figures of pc, one line per CPU that cached or

@@ -42,5 +42,8 @@ void		 pc_stats_at_destroy(pcache_t *pc);
 /* fork.c: the registry of caches. */
 void		 pc_fork_register(pcache_t *pc);
 void		 pc_fork_unregister(pcache_t *pc);
+void		 pc_fork_wait_unheld(pcache_t *pc);
+pcache_t	**pc_registry_hold_all(size_t *n);
+void		 pc_registry_release(pcache_t **held, size_t n);
 
 #endif /* PC_API_H */

@@ -52,6 +52,7 @@ pcache_create_sized(const char *name, const struct pcache_config *ucfg,
 	pc->ctor = cfg->ctor;
 	pc->dtor = cfg->dtor;
 	pc->arg = cfg->arg;
+	pc->reclaim = cfg->reclaim;
 	if ((error = pc_slab_init(pc, cfg)) != 0) {
 		free(pc);
 		errno = error;
@@ -136,6 +137,7 @@ pcache_destroy(pcache_t *pc)
 	pc_unlock_all(pc);
 	pthread_mutex_unlock(&pc->drain_lock);
 	pc_fork_unregister(pc);
+	pc_fork_wait_unheld(pc);	/* a pcache_reap() may still hold it */
 	pc_mag_destroy_chain(pc, chain);
 	pc_obj_destroy_many(pc, pc->drainbuf, nbuf);
 
@@ -243,4 +245,23 @@ pcache_set_hardlimit_warning(pcache_t *pc, const char *msg, unsigned interval_ms
 		return EINVAL;
 	pc_hl_set_warning(&pc->hl, msg, interval_ms);
 	return 0;
+}
+
+/*
+ * pcache_reap: see pcache.h.  Every cache is held while its callback and
+ * reclaim run with no library lock held (pc_registry_hold_all()).
+ */
+size_t
+pcache_reap(void)
+{
+	size_t n, bytes = 0;
+	pcache_t **held = pc_registry_hold_all(&n);
+
+	for (size_t i = 0; i < n; i++) {
+		if (held[i]->reclaim != NULL)
+			held[i]->reclaim(held[i]->arg);
+		bytes += pcache_reclaim(held[i]);
+	}
+	pc_registry_release(held, n);
+	return bytes;
 }

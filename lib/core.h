@@ -212,6 +212,7 @@ struct pcache {
 	pcache_ctor_fn	 ctor;
 	pcache_dtor_fn	 dtor;
 	void		*arg;
+	void		(*reclaim)(void *arg);	/* may be NULL */
 	struct pcache_allocator alloc;
 	char		 name[PC_NAMELEN];
 
@@ -259,8 +260,9 @@ struct pcache {
 	const struct rcu_flavor_struct *urcu;
 	struct pc_rcu	*rcu;
 
-	/* fork.c: the process's list of caches. */
+	/* fork.c: the process's list of caches; pcache_reap()'s holds. */
 	pcache_t	*reg_next, *reg_prev;
+	atomic_uint	 reap_refs;
 
 	/* hardlimit.c: sleepers at the hard limit. */
 	struct pc_hl	 hl;

@@ -1,7 +1,7 @@
 /*
  * fork.c -- the registry of caches: keeping every cache usable in the
  * child of a multithreaded process, and finding caches by name or all of
- * them (pcache_lookup(), pcache_walk()).
+ * them (pcache_lookup(), pcache_walk(), and the holds pcache_reap() takes).
  *
  * Copyright (c) 2026 The libpcache developers.  BSD-2-Clause; see LICENSE.
  *
@@ -14,6 +14,8 @@
  * registered for the address space.
  */
 #include <errno.h>
+#include <sched.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api.h"
@@ -204,4 +206,54 @@ pcache_walk(int (*fn)(pcache_t *pc, void *arg), void *arg)
 		rc = fn(pc, arg);
 	registry_read_end();
 	return rc;
+}
+
+/*
+ * pc_registry_hold_all: every cache in the process, each held (reap_refs)
+ * so that a destroy waits for pc_registry_release(); an array to free
+ * with it (NULL, *n = 0, when there is none or no memory).  Reads the
+ * registry; the caller then works on the caches with no library lock held.
+ */
+pcache_t **
+pc_registry_hold_all(size_t *n)
+{
+	size_t cap = 0;
+	pcache_t **held;
+
+	*n = 0;
+	registry_read_begin();
+	for (pcache_t *pc = registry; pc != NULL; pc = pc->reg_next)
+		cap++;
+	held = cap != 0 ? malloc(cap * sizeof(*held)) : NULL;
+	for (pcache_t *pc = registry; held != NULL && pc != NULL; pc = pc->reg_next) {
+		/* Relaxed: the registry lock orders it against the unregister. */
+		atomic_fetch_add_explicit(&pc->reap_refs, 1, memory_order_relaxed);
+		held[(*n)++] = pc;
+	}
+	registry_read_end();
+	return held;
+}
+
+/* pc_registry_release: undo pc_registry_hold_all(). */
+void
+pc_registry_release(pcache_t **held, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		/* Release: our use of the cache precedes its destroy's free. */
+		atomic_fetch_sub_explicit(&held[i]->reap_refs, 1, memory_order_release);
+	}
+	free(held);
+}
+
+/*
+ * pc_fork_wait_unheld: a destroyed cache, off the registry, waits until no
+ * pc_registry_hold_all() (pcache_reap()) holds it.  No new hold can start: holds are taken under
+ * the registry lock, and the cache is no longer listed.
+ */
+void
+pc_fork_wait_unheld(pcache_t *pc)
+{
+	/* Acquire: pairs with pcache_reap()'s release. */
+	while (atomic_load_explicit(&pc->reap_refs, memory_order_acquire) != 0)
+		sched_yield();
 }

@@ -367,8 +367,9 @@ slab_next_colour(pcache_t *pc)
 
 /*
  * pc_slab_get: a raw object out of the slab layer, or NULL with *errp set
- * to ENOMEM (allocator failed) or PC_EHARDLIMIT.  Takes slab_lock; calls
- * the allocator without it.
+ * to ENOMEM (allocator failed, after the cache's reclaim callback and one
+ * more try) or PC_EHARDLIMIT.  Takes slab_lock; calls the allocator and
+ * the callback without it.
  */
 void *
 pc_slab_get(pcache_t *pc, int flags, int *errp)
@@ -392,7 +393,9 @@ pc_slab_get(pcache_t *pc, int flags, int *errp)
 			break;
 		size_t colour = slab_next_colour(pc);
 		pthread_mutex_unlock(&pc->slab_lock);
-		if ((sl = slab_create(pc, flags, colour)) == NULL) {
+		if ((sl = slab_create(pc, flags, colour)) == NULL &&
+		    (pc->reclaim == NULL ||
+		    (pc->reclaim(pc->arg), sl = slab_create(pc, flags, colour)) == NULL)) {
 			*errp = ENOMEM;
 			return NULL;
 		}

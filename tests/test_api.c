@@ -799,6 +799,119 @@ START_TEST(hardlimit_warning_is_rate_capped)
 }
 END_TEST
 
+/* ---- reclaim callbacks and reaping ----------------------------------- */
+
+struct reclaimer {
+	struct talloc *ta;
+	atomic_int calls;
+	bool frees;		/* the callback makes memory available */
+};
+
+static void
+reclaim_cb(void *arg)
+{
+	struct reclaimer *r = arg;
+
+	atomic_fetch_add(&r->calls, 1);
+	if (r->frees)
+		atomic_store(&r->ta->fail, 0);
+}
+
+/*
+ * The reclaim callback runs when the page allocator fails, and the get
+ * tries once more: it succeeds when the callback freed memory, and fails
+ * with ENOMEM (after one call) when it did not.
+ */
+START_TEST(reclaim_callback_on_allocator_failure)
+{
+	struct talloc ta = { 0 };
+	struct pcache_allocator a = talloc_allocator(&ta, 4096);
+	struct reclaimer r = { &ta, 0, true };
+	struct pcache_config cfg = { .size = 64, .allocator = &a,
+	    .reclaim = reclaim_cb, .arg = &r };
+	pcache_t *pc = pcache_create("reclaim-cb", &cfg);
+
+	ck_assert_ptr_nonnull(pc);
+	atomic_store(&ta.fail, 1);
+	void *o = pcache_get(pc, PCACHE_NOWAIT);
+	ck_assert_ptr_nonnull(o);
+	ck_assert_int_eq(atomic_load(&r.calls), 1);
+	pcache_put(pc, o);
+	pcache_invalidate(pc);
+	pcache_reclaim(pc);				/* the slab goes */
+	r.frees = false;
+	atomic_store(&ta.fail, 1);
+	errno = 0;
+	ck_assert_ptr_null(pcache_get(pc, PCACHE_NOWAIT));
+	ck_assert_int_eq(errno, ENOMEM);
+	ck_assert_int_eq(atomic_load(&r.calls), 2);
+	atomic_store(&ta.fail, 0);
+	ck_assert_int_eq(pcache_destroy(pc), 0);
+	ck_assert_uint_eq(atomic_load(&ta.allocs), atomic_load(&ta.frees));
+}
+END_TEST
+
+static void
+count_cb(void *arg)
+{
+	atomic_fetch_add((atomic_int *)arg, 1);
+}
+
+static void *
+reap_loop(void *p)
+{
+	atomic_int *stop = p;
+	size_t n = 0;
+
+	while (!atomic_load(stop)) {
+		pcache_reap();
+		n++;
+	}
+	return (void *)n;
+}
+
+/*
+ * pcache_reap calls every cache's callback and reclaims it, returning the
+ * bytes given back; caches may be created and destroyed meanwhile.
+ */
+START_TEST(reap_every_cache)
+{
+	atomic_int ca = 0, cb = 0, stop = 0;
+	struct pcache_config cfa = { .size = 64, .reclaim = count_cb, .arg = &ca };
+	struct pcache_config cfb = { .size = 200, .reclaim = count_cb, .arg = &cb };
+	pcache_t *a = pcache_create("reap-a", &cfa), *b = pcache_create("reap-b", &cfb);
+	void *objs[300];
+
+	ck_assert_ptr_nonnull(a);
+	ck_assert_ptr_nonnull(b);
+	for (int i = 0; i < 300; i++)
+		objs[i] = pcache_get(a, 0);
+	for (int i = 0; i < 300; i++)
+		pcache_put(a, objs[i]);
+	pcache_invalidate(a);				/* wholly free slabs */
+	size_t bytes = pcache_reap();
+	ck_assert_uint_gt(bytes, 0);
+	ck_assert_int_ge(atomic_load(&ca), 1);
+	ck_assert_int_ge(atomic_load(&cb), 1);
+
+	pthread_t t;
+	pthread_create(&t, NULL, reap_loop, &stop);
+	struct pcache_config cfc = { .size = 48, .reclaim = count_cb, .arg = &cb };
+	for (int i = 0; i < 300; i++) {
+		pcache_t *c = pcache_create("reap-churn", &cfc);
+		ck_assert_ptr_nonnull(c);
+		pcache_put(c, pcache_get(c, 0));
+		ck_assert_int_eq(pcache_destroy(c), 0);	/* waits out a reap */
+	}
+	atomic_store(&stop, 1);
+	void *reaps;
+	pthread_join(t, &reaps);
+	ck_assert_uint_gt((uintptr_t)reaps, 0);
+	ck_assert_int_eq(pcache_destroy(a), 0);
+	ck_assert_int_eq(pcache_destroy(b), 0);
+}
+END_TEST
+
 /* ---- invalidate, reclaim, water marks -------------------------------- */
 
 START_TEST(invalidate_destructs_cached_only)
@@ -1103,6 +1216,8 @@ api_suite(void)
 	tcase_add_test(tc, walk_during_create_destroy);
 	tcase_add_test(tc, dump_and_stats_at_exit);
 	tcase_add_test(tc, hardlimit_warning_is_rate_capped);
+	tcase_add_test(tc, reclaim_callback_on_allocator_failure);
+	tcase_add_test(tc, reap_every_cache);
 	tcase_add_test(tc, invalidate_destructs_cached_only);
 	tcase_add_test(tc, reclaim_water_marks_and_prime);
 	tcase_add_test(tc, reclaim_trims_idle_depot_magazines);
