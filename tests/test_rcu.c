@@ -299,16 +299,10 @@ START_TEST(typesafe_readers_never_see_foreign_memory)
 	ck_assert_ptr_nonnull(w.pc);
 	for (int i = 0; i < 2; i++)
 		pthread_create(&r[i], NULL, ts_reader, &w);
-	clock_gettime(CLOCK_MONOTONIC, &end);
-	end.tv_sec += 1;
+	end = deadline(1);
 	unsigned seed = 3;
 	uint64_t rounds = 0;
-	for (;;) {
-		struct timespec now;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (now.tv_sec > end.tv_sec || (now.tv_sec == end.tv_sec &&
-		    now.tv_nsec >= end.tv_nsec))
-			break;
+	while (!past(&end)) {
 		for (int i = 0; i < NSLOTS; i++)
 			atomic_store(&w.slot[i], pcache_get(w.pc, PCACHE_WAITOK));
 		for (int i = 0; i < NSLOTS; i++) {

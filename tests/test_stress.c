@@ -406,14 +406,8 @@ run_generations(const char *name, size_t bulk, unsigned fail_every,
 		ck_assert_int_eq(pcache_set_hardlimit(g.pc, hardlimit), 0);
 	for (int i = 0; i < 4; i++)
 		pthread_create(&t[i], NULL, gen_worker, &g);
-	clock_gettime(CLOCK_MONOTONIC, &end);
-	end.tv_sec += (time_t)stress_seconds();
-	for (;;) {
-		struct timespec now;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (now.tv_sec > end.tv_sec || (now.tv_sec == end.tv_sec &&
-		    now.tv_nsec >= end.tv_nsec))
-			break;
+	end = deadline((long)stress_seconds());
+	while (!past(&end)) {
 		pthread_rwlock_wrlock(&g.update);
 		unsigned next = atomic_fetch_add(&g.gen, 1) + 1;
 		if (atomic_load(&g.bumps) % 2 == 0)

@@ -20,6 +20,7 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "pcache.h"
@@ -271,6 +272,28 @@ expect_abort_output(void (*fn)(void *), void *arg, const char *const *want)
 	for (int i = 0; want[i] != NULL; i++)
 		ck_assert_msg(strstr(buf, want[i]) != NULL, "no '%s' in: %s",
 		    want[i], buf);
+}
+
+/* deadline: the monotonic time `secs` whole seconds from now. */
+static inline struct timespec
+deadline(long secs)
+{
+	struct timespec end;
+
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	end.tv_sec += secs;
+	return end;
+}
+
+/* past: whether the monotonic clock has reached `end`. */
+static inline bool
+past(const struct timespec *end)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec > end->tv_sec ||
+	    (now.tv_sec == end->tv_sec && now.tv_nsec >= end->tv_nsec);
 }
 
 /* run_suite: run one suite and turn its result into an exit status. */
