@@ -289,6 +289,44 @@ PCACHE_API int pcache_walk(int (*fn)(pcache_t *pc, void *arg), void *arg);
 PCACHE_API pcache_t *pcache_of(const void *obj);
 
 /*
+ * A reservation: objects obtained up front, so that later takes cannot
+ * fail or block (Linux's kmem_cache_prefill_sheaf()).  Lives wherever the
+ * caller puts it (the stack, typically); its fields are the library's.
+ */
+#define PCACHE_RES_INLINE 16
+struct pcache_reservation {
+	pcache_t *pc;
+	void   **objs;          /* inline[] or, for more, allocated */
+	size_t   n, taken;
+	uint64_t gen;           /* the cache's invalidation count when filled */
+	void    *inline_objs[PCACHE_RES_INLINE];
+};
+
+/*
+ * pcache_reserve: obtain n constructed objects into *res, all or none, as
+ * pcache_get_bulk() with `flags` (may sleep with PCACHE_WAITOK; n above the
+ * hard limit fails at once with EAGAIN).  0, or -1 with errno (ENOMEM also
+ * when n > PCACHE_RES_INLINE and no array can be had).  Reserved objects
+ * count as in use.
+ */
+PCACHE_API int pcache_reserve(pcache_t *pc, size_t n, int flags,
+    struct pcache_reservation *res);
+
+/*
+ * pcache_res_get: the next reserved object; never blocks and never fails
+ * while one remains (NULL once all n are taken).  Objects reserved before
+ * an invalidation are, like objects in use, the reserver's to update.
+ */
+PCACHE_API void *pcache_res_get(struct pcache_reservation *res);
+
+/*
+ * pcache_res_release: put back the objects not taken and end the
+ * reservation; those reserved before an invalidation that completed since
+ * are destructed instead of cached.
+ */
+PCACHE_API void pcache_res_release(struct pcache_reservation *res);
+
+/*
  * pcache_reap: for every cache in the process, call its reclaim callback
  * and pcache_reclaim() it; returns the bytes given back.  For a program
  * under memory pressure.

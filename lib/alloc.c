@@ -2,11 +2,13 @@
  * alloc.c -- pcache_get() and pcache_put(), single and bulk: the hit path
  * through the per-CPU layer, and every decision taken after it misses:
  * the depot's loose magazine, the slab layer, the hard limit, checked
- * mode's hooks, and what a failed bulk get does with what it took.
+ * mode's hooks, what a failed bulk get does with what it took, and
+ * reservations (objects obtained up front).
  *
  * Copyright (c) 2026 The libpcache developers.  BSD-2-Clause; see LICENSE.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api.h"
@@ -388,4 +390,53 @@ size_t
 pcache_size(pcache_t *pc)
 {
 	return pc->usersize;
+}
+
+/*
+ * pcache_reserve: see pcache.h.  A bulk get into the reservation's array,
+ * the invalidation count read before it (the objects are in the
+ * reserver's private hands until taken or released: pc_giveback()).
+ */
+int
+pcache_reserve(pcache_t *pc, size_t n, int flags, struct pcache_reservation *res)
+{
+	res->pc = pc;
+	res->n = res->taken = 0;
+	res->objs = res->inline_objs;
+	if (n > PCACHE_RES_INLINE && (res->objs = malloc(n * sizeof(void *))) == NULL) {
+		res->objs = res->inline_objs;
+		errno = ENOMEM;
+		return -1;
+	}
+	res->gen = inval_gen_now(pc);
+	if (pcache_get_bulk(pc, res->objs, n, flags) != 0) {
+		int error = errno;
+		if (res->objs != res->inline_objs)
+			free(res->objs);
+		res->objs = res->inline_objs;
+		errno = error;
+		return -1;
+	}
+	res->n = n;
+	return 0;
+}
+
+/* pcache_res_get: see pcache.h.  No lock, no call below. */
+void *
+pcache_res_get(struct pcache_reservation *res)
+{
+	return res->taken < res->n ? res->objs[res->taken++] : NULL;
+}
+
+/* pcache_res_release: see pcache.h. */
+void
+pcache_res_release(struct pcache_reservation *res)
+{
+	if (res->taken < res->n)
+		pc_giveback(res->pc, res->objs + res->taken, res->n - res->taken,
+		    res->gen);
+	if (res->objs != res->inline_objs)
+		free(res->objs);
+	res->objs = res->inline_objs;
+	res->n = res->taken = 0;
 }

@@ -311,6 +311,129 @@ START_TEST(bulk_waiters_sleep)
 }
 END_TEST
 
+/*
+ * Reservations: n objects up front, taken one by one without failing; the
+ * rest go back at release -- destructed if an invalidation completed since
+ * the reservation was filled; above the hard limit, EAGAIN at once.
+ */
+START_TEST(reservation_takes_and_releases)
+{
+	struct tcounts tc = { 0 };
+	struct pcache_config cfg = tobj_config(64, &tc);
+	pcache_t *pc = pcache_create("reserve", &cfg);
+	struct pcache_reservation big, small;
+
+	ck_assert_ptr_nonnull(pc);
+	ck_assert_int_eq(pcache_reserve(pc, 40, PCACHE_WAITOK, &big), 0);
+	ck_assert_int_eq(pcache_reserve(pc, 5, PCACHE_NOWAIT, &small), 0);
+	struct pcache_stats st;
+	pcache_get_stats(pc, &st);
+	ck_assert_uint_eq(st.in_use, 45);
+	void *seen[45];
+	for (int i = 0; i < 5; i++)
+		ck_assert_ptr_nonnull(seen[i] = pcache_res_get(&small));
+	ck_assert_ptr_null(pcache_res_get(&small));
+	for (int i = 0; i < 30; i++)
+		ck_assert_ptr_nonnull(seen[5 + i] = pcache_res_get(&big));
+	for (int i = 0; i < 35; i++) {
+		for (int j = 0; j < i; j++)
+			ck_assert_ptr_ne(seen[i], seen[j]);
+	}
+	pcache_res_release(&small);			/* nothing left: no-op */
+	uint64_t dtor = atomic_load(&tc.dtor);
+	pcache_invalidate(pc);
+	pcache_res_release(&big);		/* 10 left, reserved before it */
+	ck_assert_uint_eq(atomic_load(&tc.dtor) - dtor, 10);
+	for (int i = 0; i < 35; i++)
+		pcache_put(pc, seen[i]);
+	check_balance(pc, &tc);
+
+	ck_assert_int_eq(pcache_set_hardlimit(pc, 10), 0);
+	errno = 0;
+	ck_assert_int_eq(pcache_reserve(pc, 11, PCACHE_WAITOK, &big), -1);
+	ck_assert_int_eq(errno, EAGAIN);
+	ck_assert_int_eq(pcache_reserve(pc, 10, PCACHE_WAITOK, &big), 0);
+	pcache_res_release(&big);
+	check_balance(pc, &tc);
+	pcache_invalidate(pc);
+	ck_assert_int_eq(pcache_destroy(pc), 0);
+	ck_assert_uint_eq(atomic_load(&tc.ctor), atomic_load(&tc.dtor));
+}
+END_TEST
+
+struct res_world {
+	pcache_t *pc;
+	atomic_int stop;
+	atomic_uint_fast64_t takes, failures;
+};
+
+/* res_holder: reserve, then take every object; none may be missing. */
+static void *
+res_holder(void *p)
+{
+	struct res_world *w = p;
+
+	for (int r = 0; r < 300; r++) {
+		struct pcache_reservation res;
+		void *objs[32];
+		if (pcache_reserve(w->pc, 32, PCACHE_WAITOK, &res) != 0) {
+			atomic_fetch_add(&w->failures, 1);
+			continue;
+		}
+		for (int i = 0; i < 32; i++) {
+			objs[i] = pcache_res_get(&res);
+			if (objs[i] == NULL ||
+			    ((struct tobj *)objs[i])->magic != TOBJ_MAGIC_LIVE)
+				atomic_fetch_add(&w->failures, 1);
+		}
+		pcache_res_release(&res);
+		for (int i = 0; i < 32; i++)
+			pcache_put(w->pc, objs[i]);
+		atomic_fetch_add(&w->takes, 32);
+	}
+	return NULL;
+}
+
+/* res_drainer: drain, invalidate and reclaim the cache as fast as it can. */
+static void *
+res_drainer(void *p)
+{
+	struct res_world *w = p;
+	void *objs[64];
+
+	while (!atomic_load(&w->stop)) {
+		if (pcache_get_bulk(w->pc, objs, 64, PCACHE_NOWAIT) == 0)
+			pcache_put_bulk(w->pc, objs, 64);
+		pcache_invalidate(w->pc);
+		pcache_reclaim(w->pc);
+	}
+	return NULL;
+}
+
+/* A reservation's holder never fails while others drain and invalidate. */
+START_TEST(reservation_holder_never_fails)
+{
+	struct tcounts tc = { 0 };
+	struct pcache_config cfg = tobj_config(64, &tc);
+	struct res_world w = { 0 };
+	pthread_t h, d;
+
+	w.pc = pcache_create("reserve-race", &cfg);
+	ck_assert_ptr_nonnull(w.pc);
+	pthread_create(&d, NULL, res_drainer, &w);
+	pthread_create(&h, NULL, res_holder, &w);
+	pthread_join(h, NULL);
+	atomic_store(&w.stop, 1);
+	pthread_join(d, NULL);
+	ck_assert_uint_eq(atomic_load(&w.failures), 0);
+	ck_assert_uint_eq(atomic_load(&w.takes), 300 * 32);
+	check_balance(w.pc, &tc);
+	pcache_invalidate(w.pc);
+	ck_assert_int_eq(pcache_destroy(w.pc), 0);
+	ck_assert_uint_eq(atomic_load(&tc.ctor), atomic_load(&tc.dtor));
+}
+END_TEST
+
 static Suite *
 bulk_suite(void)
 {
@@ -321,6 +444,8 @@ bulk_suite(void)
 	tcase_add_test(tc, bulk_failed_get_after_invalidate);
 	tcase_add_test(tc, bulk_failed_get_keeps_current);
 	tcase_add_test(tc, bulk_waiters_sleep);
+	tcase_add_test(tc, reservation_takes_and_releases);
+	tcase_add_test(tc, reservation_holder_never_fails);
 	suite_add_tcase(s, tc);
 	return s;
 }
