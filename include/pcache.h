@@ -123,6 +123,15 @@ struct pcache_stats {
 	uint64_t rcu_batches;   /* batches sent to call_rcu(): grace periods waited */
 };
 
+/* One CPU's figures (pcache_get_cpu_stats()). */
+struct pcache_cpu_stats {
+	uint64_t cached;        /* constructed objects this CPU caches now */
+	uint64_t gets, puts;    /* calls this CPU's cache served */
+	uint64_t from_depot;    /* objects it took from the depot (misses) */
+	uint64_t to_depot;      /* objects that left it for the depot or a drain */
+	uint64_t capacity;      /* objects it may cache now */
+};
+
 /* Values of pcache_stats.fastpath. */
 #define PCACHE_FASTPATH_NONE	0	/* PCACHE_NOCPU: every call uses the depot */
 #define PCACHE_FASTPATH_LOCK	1	/* per-CPU slots behind a try-lock */
@@ -351,6 +360,18 @@ PCACHE_API void pcache_dump_all(FILE *out);
  */
 PCACHE_API int pcache_set_hardlimit_warning(pcache_t *pc, const char *msg,
     unsigned interval_ms);
+
+/*
+ * pcache_get_cpu_stats: the figures of CPU slot `cpu` (below
+ * pcache_cpu_count()) of pc, exact when no other thread uses the cache;
+ * all zero for a cache without a per-CPU layer.  0, or EINVAL for a NULL
+ * argument, a CPU out of range or a size smaller than the struct's first
+ * version.  A macro passing sizeof, as pcache_get_stats() is.
+ */
+PCACHE_API int pcache_get_cpu_stats_sized(pcache_t *pc, unsigned cpu,
+    struct pcache_cpu_stats *st, size_t size);
+#define pcache_get_cpu_stats(pc, cpu, st) \
+	pcache_get_cpu_stats_sized((pc), (cpu), (st), sizeof(struct pcache_cpu_stats))
 
 /* Number of per-CPU slots: the highest CPU number the system has, plus one. */
 PCACHE_API unsigned pcache_cpu_count(void);

@@ -61,9 +61,13 @@ pcache_dump(FILE *out, pcache_t *pc)
 		pc_cpu_stats(pc, i, &cs);
 		if (cs.cached == 0 && cs.gets == 0 && cs.puts == 0)
 			continue;
-		fprintf(out, "  cpu %u: %llu cached, %llu gets, %llu puts\n", i,
-		    (unsigned long long)cs.cached, (unsigned long long)cs.gets,
-		    (unsigned long long)cs.puts);
+		fprintf(out, "  cpu %u: %llu cached (capacity %llu), %llu gets, "
+		    "%llu puts, %llu from the depot, %llu to it\n", i,
+		    (unsigned long long)cs.cached,
+		    (unsigned long long)cs.capacity, (unsigned long long)cs.gets,
+		    (unsigned long long)cs.puts,
+		    (unsigned long long)cs.from_depot,
+		    (unsigned long long)cs.to_depot);
 	}
 }
 

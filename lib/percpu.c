@@ -68,6 +68,7 @@ pc_slot_get_miss(pcache_t *pc, pc_slot_t *s)
 			pc_slot_unlock(s);
 			return NULL;
 		}
+		s->from_depot += f->n;
 		m = f;
 	}
 	s->prev = s->loaded;
@@ -95,8 +96,10 @@ slot_put_exchange(pcache_t *pc, pc_slot_t *s, void *obj)
 		pc_depot_t *d = pc->depot;
 		pthread_mutex_lock(&d->lock);
 		pc_mag_t *e = pc_depot_take_empty(d);
-		if (e != NULL && m != &pc_mag_none)
+		if (e != NULL && m != &pc_mag_none) {
+			s->to_depot += m->n;
 			pc_depot_give_full(d, m);
+		}
 		pthread_mutex_unlock(&d->lock);
 		if (e == NULL) {
 			pc_slot_unlock(s);
@@ -323,7 +326,11 @@ pc_cpu_stats(pcache_t *pc, unsigned cpu, struct pc_cpu_stats *st)
 	st->puts = s->puts;
 	st->hits = s->hits;
 	st->cached = (uint64_t)s->loaded->n + s->prev->n;
+	st->from_depot = s->from_depot;
+	/* What invalidation and steals took from the magazines is not counted. */
+	st->to_depot = s->to_depot;
 	pc_slot_unlock(s);
+	st->capacity = 2 * (uint64_t)pc->magsize;
 }
 
 /*
@@ -418,6 +425,7 @@ pc_cpu_init(pcache_t *pc)
 		atomic_init(&slots[i].lock, 0);
 		slots[i].loaded = slots[i].prev = &pc_mag_none;
 		slots[i].gets = slots[i].puts = slots[i].hits = 0;
+		slots[i].from_depot = slots[i].to_depot = 0;
 	}
 	pc->slots = slots;
 	if (pc_rseq_init(pc) != 0) {

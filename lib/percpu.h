@@ -31,6 +31,7 @@ typedef struct pc_slot {
 	_Alignas(PC_CACHELINE) atomic_int lock;
 	pc_mag_t	*loaded, *prev;
 	uint64_t	 gets, puts, hits;
+	uint64_t	 from_depot, to_depot;	/* objects in whole magazines */
 } pc_slot_t;
 
 /*
@@ -74,6 +75,7 @@ _Static_assert(PC_RSEQ_CAP_MAX < ((size_t)1 << PC_RSLOT_NBITS),
 /* One CPU's counters, for statistics. */
 struct pc_cpu_stats {
 	uint64_t	 cached, gets, puts, hits;
+	uint64_t	 from_depot, to_depot, capacity;
 };
 
 /* Set-up (both layers; the rseq layer where the system allows it). */

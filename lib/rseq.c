@@ -655,6 +655,10 @@ pc_rseq_stats(const pcache_t *pc, unsigned cpu, struct pc_cpu_stats *st)
 	st->cached = n;
 	st->puts = puts;
 	st->hits = st->gets = (puts + in - out - n) & mask;
+	st->from_depot = in;
+	st->to_depot = out;
+	/* Relaxed: a statistic. */
+	st->capacity = atomic_load_explicit(&s->cap, memory_order_relaxed);
 }
 
 #else /* !PC_RSEQ_ARCH */

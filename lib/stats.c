@@ -87,3 +87,33 @@ int
 	return pcache_get_stats_sized(pc, st, STATS_V1_SIZE);
 }
 
+
+/* The per-CPU struct's first version: up to `capacity`. */
+#define CPU_STATS_V1_SIZE	(offsetof(struct pcache_cpu_stats, capacity) + \
+				    sizeof(uint64_t))
+
+/*
+ * pcache_get_cpu_stats_sized: see pcache.h.  Takes the CPU's slot lock on
+ * the locked layer; reads the rseq counts without one.
+ */
+int
+pcache_get_cpu_stats_sized(pcache_t *pc, unsigned cpu,
+    struct pcache_cpu_stats *st, size_t size)
+{
+	struct pcache_cpu_stats all;
+	struct pc_cpu_stats cs = { 0 };
+
+	if (pc == NULL || st == NULL || cpu >= pc->ncpu || size < CPU_STATS_V1_SIZE)
+		return EINVAL;
+	if (pc_cpu_enabled(pc))
+		pc_cpu_stats(pc, cpu, &cs);
+	all = (struct pcache_cpu_stats){ .cached = cs.cached, .gets = cs.gets,
+	    .puts = cs.puts, .from_depot = cs.from_depot, .to_depot = cs.to_depot,
+	    .capacity = cs.capacity };
+	if (size > sizeof(all)) {
+		memset((char *)st + sizeof(all), 0, size - sizeof(all));
+		size = sizeof(all);
+	}
+	memcpy(st, &all, size);
+	return 0;
+}

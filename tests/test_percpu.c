@@ -91,6 +91,26 @@ START_TEST(magazines_fill_cpu_then_depot)
 	pcache_get_stats(pc, &st);
 	ck_assert_uint_eq(st.cached_cpu, c);
 	ck_assert_uint_eq(st.cached_depot, 0);
+	/* The same, per CPU, through the API; the CPUs add up to the whole. */
+	struct pcache_cpu_stats cs;
+	uint64_t sum_cached = 0, sum_gets = 0, sum_puts = 0;
+	for (unsigned k = 0; k < pcache_cpu_count(); k++) {
+		ck_assert_int_eq(pcache_get_cpu_stats(pc, k, &cs), 0);
+		sum_cached += cs.cached;
+		sum_gets += cs.gets;
+		sum_puts += cs.puts;
+		ck_assert_uint_le(cs.cached, cs.capacity);
+		if (k == cpu) {
+			ck_assert_uint_eq(cs.cached, c);
+			ck_assert_uint_eq(cs.capacity, c);
+			ck_assert_uint_ge(cs.puts, c);	/* all went into its cache */
+		}
+	}
+	ck_assert_uint_eq(sum_cached, st.cached_cpu);
+	ck_assert_uint_eq(sum_gets, st.cpu_hits);
+	ck_assert_uint_le(sum_puts, st.puts);
+	ck_assert_int_eq(pcache_get_cpu_stats(pc, pcache_cpu_count(), &cs), EINVAL);
+	ck_assert_int_eq(pcache_get_cpu_stats(NULL, 0, &cs), EINVAL);
 	b.n = (int)(c + 3 * m);
 	on_cpu(cpu, batch_cycle, &b);
 	pcache_get_stats(pc, &st);

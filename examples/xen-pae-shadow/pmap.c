@@ -14,9 +14,7 @@
 #define _GNU_SOURCE 1
 #endif
 #include <errno.h>
-#include <limits.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,7 +41,6 @@ struct guest {
 	pthread_mutex_t pmaps_lock;	/* the pmap list and the kernel entries */
 	struct pmap pmaps;		/* list head */
 	size_t    npmaps;
-	_Atomic int *where;		/* by pfn: SHADOW_* or the CPU it was put back from */
 	_Atomic int *drained;		/* by pfn: label of the drain that destructed it */
 	_Atomic int drain_label;
 	_Atomic uint64_t pdp_ctor, pdp_dtor, shadow_ctor, shadow_dtor, ctor_failed;
@@ -142,7 +139,6 @@ static int shadow_ctor(void *arg, void *obj, int flags)
 		bump(&g->ctor_failed);
 		return err;
 	}
-	atomic_store(&g->where[page_pfn(g, obj)], SHADOW_IN_USE);
 	bump(&g->shadow_ctor);
 	return 0;
 }
@@ -153,7 +149,6 @@ static void shadow_dtor(void *arg, void *obj)
 	struct guest *g = arg;
 	uint64_t pfn = page_pfn(g, obj);
 	hv_unpin(g->hv, obj);
-	atomic_store(&g->where[pfn], SHADOW_NOT_CONSTRUCTED);
 	atomic_store(&g->drained[pfn], atomic_load(&g->drain_label));
 	bump(&g->shadow_dtor);
 }
@@ -218,17 +213,13 @@ struct guest *guest_boot(struct hv *hv, struct hv_guest_space *gs, unsigned nker
 	g->frames = (struct pcache_allocator){ frame_alloc, frame_free, HV_FRAME_SIZE, g };
 	g->pmaps.prev = g->pmaps.next = &g->pmaps;
 	pthread_mutex_init(&g->pmaps_lock, NULL);
-	g->where = malloc(gs->nframes * sizeof(*g->where));
 	g->drained = malloc(gs->nframes * sizeof(*g->drained));
-	if (g->where == NULL || g->drained == NULL) {
-		free(g->where);
-		free(g->drained);
+	if (g->drained == NULL) {
 		free(g);
 		errno = ENOMEM;
 		return NULL;
 	}
 	for (size_t i = 0; i < gs->nframes; i++) {
-		atomic_init(&g->where[i], SHADOW_NOT_CONSTRUCTED);
 		atomic_init(&g->drained[i], DRAIN_OTHER);
 	}
 	atomic_init(&g->drain_label, DRAIN_OTHER);
@@ -276,7 +267,6 @@ int guest_shutdown(struct guest *g)
 			release_table(g, g->kl1[i]);
 	}
 	pthread_mutex_destroy(&g->pmaps_lock);
-	free(g->where);
 	free(g->drained);
 	free(g);
 	return err;
@@ -377,7 +367,6 @@ struct pmap *pmap_create(struct guest *g)
 		errno = err;
 		return NULL;
 	}
-	atomic_store(&g->where[page_pfn(g, pm->shadow)], SHADOW_IN_USE);
 	pthread_mutex_lock(&g->pmaps_lock);
 	pm->next = g->pmaps.next;
 	pm->prev = &g->pmaps;
@@ -407,8 +396,6 @@ void pmap_destroy(struct pmap *pm)
 	if (!pm->recursive)
 		update(g, pm->shadow, PDIR_SLOT_SELF, self_pte(g, pm->shadow));
 	pthread_mutex_unlock(&g->pmaps_lock);
-	int cpu = sched_getcpu();
-	atomic_store(&g->where[page_pfn(g, pm->shadow)], cpu >= 0 ? cpu : INT_MAX);
 	pcache_put(g->shadow_cache, pm->shadow);
 	pcache_put_bulk(g->pdp_cache, pm->pd, PMAP_NPD);
 	free(pm);
@@ -521,22 +508,3 @@ void guest_forget_drains(struct guest *g)
 		atomic_store(&g->drained[pfn], DRAIN_OTHER);
 }
 
-/* guest_cached_shadows_by_cpu: see pmap.h. */
-size_t guest_cached_shadows_by_cpu(struct guest *g, size_t *counts, unsigned ncpu,
-    size_t *other)
-{
-	size_t total = 0;
-	memset(counts, 0, ncpu * sizeof(*counts));
-	*other = 0;
-	for (size_t pfn = 0; pfn < g->gs->nframes; pfn++) {
-		int w = atomic_load(&g->where[pfn]);
-		if (w < 0)
-			continue;
-		if ((unsigned)w < ncpu)
-			counts[w]++;
-		else
-			(*other)++;
-		total++;
-	}
-	return total;
-}

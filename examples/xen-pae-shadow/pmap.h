@@ -33,10 +33,6 @@
 #define PDIR_SLOT_SELF		504
 #define PDIR_SLOT_ALT		508
 
-/* Where a shadow page last went, as the guest itself saw it (by pfn). */
-#define SHADOW_NOT_CONSTRUCTED	(-1)
-#define SHADOW_IN_USE		(-2)
-
 /* Which call destructed a shadow page (the current drain label). */
 #define DRAIN_OTHER		(-1)	/* growkernel, teardown: not a locating drain */
 #define DRAIN_DEPOT		(-2)	/* pcache_invalidate after every CPU was drained */
@@ -83,8 +79,8 @@ void      guest_counters(struct guest *g, struct guest_counters *c);
 /*
  * pmap_create: a new address space, linked on the guest's list, recursive
  * slots in place.  NULL with errno.  Any thread.
- * pmap_destroy: unlink it and put its pages back in the caches, recording
- * the CPU the caller ran on as where its shadow page went.  Any thread.
+ * pmap_destroy: unlink it and put its pages back in the caches.  Any
+ * thread.
  * pmap_activate: switch "this vCPU" onto pm; the hypervisor checks that its
  * kernel half is current.  0 or a refusal.
  */
@@ -129,12 +125,5 @@ int  guest_drained_by(struct guest *g, uint64_t pfn);
 /* guest_forget_drains: reset every pfn's label to DRAIN_OTHER.  vCPUs stopped. */
 void guest_forget_drains(struct guest *g);
 
-/*
- * guest_cached_shadows_by_cpu: for each cached shadow page, the CPU it was
- * put back from; counts[c] for c < ncpu, *other for anything else.  Returns
- * the total.  vCPUs stopped.
- */
-size_t guest_cached_shadows_by_cpu(struct guest *g, size_t *counts, unsigned ncpu,
-    size_t *other);
 
 #endif /* XPS_PMAP_H */

@@ -60,23 +60,28 @@ void report_mfns(const char *indent, const char *label, const uint64_t *mfn, siz
 	printf("\n");
 }
 
-/* report_cached_by_cpu: see report.h.  Guest bookkeeping, not cache internals. */
+/*
+ * report_cached_by_cpu: see report.h.  Where the cached shadow pages sit
+ * now, from the library's per-CPU figures.
+ */
 void report_cached_by_cpu(struct guest *g, const char *indent)
 {
+	pcache_t *pc = guest_shadow_cache(g);
 	unsigned ncpu = pcache_cpu_count();
-	size_t *counts = calloc(ncpu, sizeof(*counts));
-	size_t other;
-	if (counts == NULL)
-		return;
-	size_t total = guest_cached_shadows_by_cpu(g, counts, ncpu, &other);
-	printf("%scached shadow pages by the CPU that put them back (full magazines"
-	    " move on to the depot,\n%s  so this is not necessarily where they sit"
-	    " now): ", indent, indent);
-	for (unsigned c = 0; c < ncpu; c++)
-		if (counts[c] != 0)
-			printf("cpu %u: %zu, ", c, counts[c]);
-	if (other != 0)
-		printf("unknown CPU: %zu, ", other);
-	printf("total %zu\n", total);
-	free(counts);
+	struct pcache_stats st;
+	uint64_t total = 0;
+
+	printf("%scached shadow pages where they sit now: ", indent);
+	for (unsigned c = 0; c < ncpu; c++) {
+		struct pcache_cpu_stats cs;
+		if (pcache_get_cpu_stats(pc, c, &cs) == 0 && cs.cached != 0) {
+			printf("cpu %u: %llu, ", c, (unsigned long long)cs.cached);
+			total += cs.cached;
+		}
+	}
+	if (pcache_get_stats(pc, &st) == 0) {
+		printf("depot: %llu, ", (unsigned long long)st.cached_depot);
+		total += st.cached_depot;
+	}
+	printf("total %llu\n", (unsigned long long)total);
 }

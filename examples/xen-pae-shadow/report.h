@@ -25,7 +25,7 @@ void report_host(struct hv *hv, const char *indent);
 /* report_mfns: "label, N frames: 0x.. 0x.." wrapped, mfns of the offenders given. */
 void report_mfns(const char *indent, const char *label, const uint64_t *mfn, size_t n);
 
-/* report_cached_by_cpu: cached shadow pages by the CPU that put them back. */
+/* report_cached_by_cpu: cached shadow pages on each CPU and in the depot, now. */
 void report_cached_by_cpu(struct guest *g, const char *indent);
 
 #endif /* XPS_REPORT_H */
