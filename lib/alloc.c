@@ -14,8 +14,29 @@
 #include "api.h"
 
 /*
+ * quarantine_steal: the oldest object in a checked cache's quarantine, for
+ * a get that nothing else can serve (the hard limit or the allocator
+ * said no), or NULL.  What the quarantine holds is put and cached; it
+ * must not make a get fail or sleep.  Takes drain_lock.
+ */
+static void *
+quarantine_steal(pcache_t *pc)
+{
+	void *obj = NULL;
+
+	if (!pc_dbg_quarantines(pc))
+		return NULL;
+	pthread_mutex_lock(&pc->drain_lock);
+	size_t n = pc_dbg_unquarantine(pc, -1, &obj, 1);
+	pthread_mutex_unlock(&pc->drain_lock);
+	/* Relaxed: a statistic; its put counts now that it left (stats.c). */
+	atomic_fetch_add_explicit(&pc->slow_puts, n, memory_order_relaxed);
+	return obj;
+}
+
+/*
  * get_anywhere: one constructed object from the depot, the slab layer, or
- * (at the hard limit) another CPU's cache.  NULL with *errp as for
+ * (at the hard limit) another CPU's cache or a checked cache's quarantine.  NULL with *errp as for
  * pc_obj_create().  No lock held.
  */
 static void *
@@ -28,6 +49,8 @@ get_anywhere(pcache_t *pc, int flags, int *errp)
 	obj = pc_obj_create(pc, flags, errp);
 	if (obj == NULL && *errp == PC_EHARDLIMIT)
 		obj = pc_cpu_steal(pc);
+	if (obj == NULL && pc->dbg != NULL)	/* at a limit: quarantine too */
+		obj = quarantine_steal(pc);
 	if (obj != NULL) {
 		/* Relaxed: a statistic. */
 		atomic_fetch_add_explicit(&pc->slow_gets, 1, memory_order_relaxed);
@@ -114,7 +137,8 @@ get_slow_defined(pcache_t *pc, int flags)
 
 /*
  * get_miss: pcache_get() past the inline hit: the per-CPU layer's miss
- * path (on the locked layer, its whole get), then get_slow().
+ * path (on the locked layer, its whole get; checked mode looks at what it
+ * hands out), then get_slow().
  */
 PC_NOINLINE static void *
 get_miss(pcache_t *pc, int flags)
@@ -123,6 +147,8 @@ get_miss(pcache_t *pc, int flags)
 
 	if (PC_UNLIKELY(obj == NULL))
 		return get_slow_defined(pc, flags);
+	if (PC_UNLIKELY(pc->dbg != NULL))
+		pc_dbg_get(pc, pc_pagemap_lookup(obj), obj);
 	if (PC_MEMCHECK)
 		pc_mem_defined(obj, pc->usersize);
 	return obj;
@@ -179,19 +205,68 @@ pcache_get(pcache_t *pc, int flags)
 }
 
 /*
- * put_miss: pcache_put() past the inline hit: the per-CPU layer's miss
- * path (on the locked layer, its whole put), then checked mode's look and
- * the depot's loose magazine, which destructs the object when no
- * magazine can be had.
+ * put_place: a checked object into the current CPU's cache (on the locked
+ * layer, its whole put), else the depot's loose magazine, which destructs
+ * it when no magazine can be had.
+ */
+static void
+put_place(pcache_t *pc, void *obj)
+{
+	if (!pc_cpu_put_miss(pc, obj))
+		pc_depot_put(pc, obj);
+}
+
+/*
+ * put_checked_held: checked mode's put: the checks (which refuse a double
+ * put and hide the object), then the current CPU's quarantine ring, whose
+ * oldest object goes on into the cache layer once the ring is full.
+ * drain_lock held if the cache quarantines: invalidation, which takes it,
+ * then finds every object either in a ring or placed, never in between.
+ */
+static void
+put_checked_held(pcache_t *pc, void *obj)
+{
+	const struct pc_slab *sl = pc_pagemap_lookup(obj);
+
+	pc_dbg_put(pc, sl, obj);
+	if (pc_dbg_quarantines(pc)) {
+		PC_ASSERT(pc_mutex_held(&pc->drain_lock));
+		unsigned ring = pc_cpu_enabled(pc) ? pc_cpu_current(pc) : 0;
+		obj = pc_dbg_quarantine(pc, ring, sl, obj);
+		/* A sleeper at the hard limit may take it (quarantine_steal()). */
+		if (pc_hl_waiting(&pc->hl))
+			pc_hl_wake(&pc->hl);
+		if (obj == NULL)
+			return;
+	}
+	put_place(pc, obj);
+}
+
+/* put_checked: put_checked_held(), taking drain_lock where needed. */
+static void
+put_checked(pcache_t *pc, void *obj)
+{
+	if (!pc_dbg_quarantines(pc)) {
+		put_checked_held(pc, obj);
+		return;
+	}
+	pthread_mutex_lock(&pc->drain_lock);
+	put_checked_held(pc, obj);
+	pthread_mutex_unlock(&pc->drain_lock);
+}
+
+/*
+ * put_miss: pcache_put() past the inline hit: checked mode's put, or
+ * put_place().
  */
 PC_NOINLINE static void
 put_miss(pcache_t *pc, void *obj)
 {
-	if (pc_cpu_put_miss(pc, obj))
+	if (PC_UNLIKELY(pc->dbg != NULL)) {
+		put_checked(pc, obj);
 		return;
-	if (pc->dbg != NULL)
-		pc_dbg_put(pc, pc_pagemap_lookup(obj), obj);
-	pc_depot_put(pc, obj);
+	}
+	put_place(pc, obj);
 }
 
 /*
@@ -246,7 +321,8 @@ inval_gen_now(pcache_t *pc)
  * first of them was taken), they may be older than it and are destructed;
  * otherwise they go back to the cache.  drain_lock makes the test and the
  * return one step with respect to invalidation, which bumps inval_gen under
- * it after detaching.  Destructors run without it.
+ * it after detaching.  Destructors run without it; a checked cache's
+ * objects go back through its quarantine (put_checked_held()) under it.
  */
 void
 pc_giveback(pcache_t *pc, void **objs, size_t n, uint64_t gen)
@@ -256,7 +332,10 @@ pc_giveback(pcache_t *pc, void **objs, size_t n, uint64_t gen)
 	pthread_mutex_lock(&pc->drain_lock);
 	/* Relaxed: drain_lock orders it against the bump. */
 	if (atomic_load_explicit(&pc->inval_gen, memory_order_relaxed) == gen) {
-		pcache_put_bulk(pc, objs, n);
+		for (size_t i = 0; pc->dbg != NULL && i < n; i++)
+			put_checked_held(pc, objs[i]);
+		if (pc->dbg == NULL)
+			pcache_put_bulk(pc, objs, n);
 		pthread_mutex_unlock(&pc->drain_lock);
 		return;
 	}
@@ -338,7 +417,8 @@ pcache_get_bulk(pcache_t *pc, void **objs, size_t n, int flags)
 		return -1;
 	}
 	uint64_t gen = inval_gen_now(pc);
-	size_t got = pc_cpu_get_bulk(pc, objs, n);
+	/* Checked mode takes them one by one, through its hooks. */
+	size_t got = pc->dbg == NULL ? pc_cpu_get_bulk(pc, objs, n) : 0;
 	for (size_t i = 0; PC_MEMCHECK && i < got; i++)
 		pc_mem_defined(objs[i], pc->usersize);
 	if (got == n || (got = bulk_fill(pc, objs, got, n, flags, &error)) == n)
@@ -355,12 +435,13 @@ pcache_get_bulk(pcache_t *pc, void **objs, size_t n, int flags)
 
 /*
  * pcache_put_bulk: see pcache.h.  The per-CPU layer takes whole chunks (one
- * critical section or one lock hold each); a cache without one puts each.
+ * critical section or one lock hold each); a cache without one, or a
+ * checked one, puts each.
  */
 void
 pcache_put_bulk(pcache_t *pc, void *const *objs, size_t n)
 {
-	if (pc_cpu_enabled(pc)) {
+	if (pc_cpu_enabled(pc) && pc->dbg == NULL) {
 		pc_cpu_put_bulk(pc, objs, n);
 		return;
 	}

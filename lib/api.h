@@ -22,6 +22,7 @@ void		 pc_lock_cpus_depot(pcache_t *pc);
 void		 pc_unlock_all(pcache_t *pc);
 pc_mag_t	*pc_detach_all_locked(pcache_t *pc, size_t *nbuf);
 uint64_t	 pc_cached_all_locked(pcache_t *pc);
+void		 pc_quarantine_flush(pcache_t *pc, int ring);
 
 /* alloc.c: objects a caller never had, back to the cache (or destructed). */
 void		 pc_giveback(pcache_t *pc, void **objs, size_t n, uint64_t gen);

@@ -70,8 +70,8 @@ pcache_create_sized(const char *name, const struct pcache_config *ucfg,
 		goto fail_drain;
 	if (pc_rcu_init(pc, cfg->urcu_flavor) != 0)
 		goto fail_rcu;
-	/* A checked cache has no per-CPU layer: its calls reach the hooks. */
-	bool percpu = (pc->flags & (PCACHE_NOCPU | PCACHE_DEBUG)) == 0;
+	/* A checked cache gets the locked layer (pc_rseq_init()). */
+	bool percpu = (pc->flags & PCACHE_NOCPU) == 0;
 	if ((pc->flags & PCACHE_DEBUG) != 0 && pc_dbg_init(pc) != 0)
 		goto fail_dbg;
 	if (percpu && pc_cpu_init(pc) != 0)
@@ -135,6 +135,7 @@ pcache_destroy(pcache_t *pc)
 	size_t nbuf;
 	pc_mag_t *chain = pc_detach_all_locked(pc, &nbuf);
 	pc_unlock_all(pc);
+	pc_quarantine_flush(pc, -1);
 	pthread_mutex_unlock(&pc->drain_lock);
 	pc_fork_unregister(pc);
 	pc_fork_wait_unheld(pc);	/* a pcache_reap() may still hold it */

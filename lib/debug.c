@@ -6,10 +6,11 @@
  * A leaf: it calls nothing else in the library.  Callers hand it the slab
  * an object lies in.
  *
- * Checked mode is chosen once per cache, at creation.  A checked cache has
- * no per-CPU layer, so every get and put takes the out-of-line paths where
- * the hooks below sit, and the fast path of every other cache has no test
- * for it.  What it keeps, all outside the objects:
+ * Checked mode is chosen once per cache, at creation.  A checked cache
+ * keeps the locked per-CPU layer, never the rseq one, so every get and put
+ * takes the out-of-line paths where the hooks below sit, and the fast path
+ * of every other cache has no test for it.  What it keeps, all outside the
+ * objects:
  *   - a state byte per object in the slab header (free, new, cached, in
  *     use), changed with atomic exchanges, so a double put is seen even
  *     when two threads race to make it;
@@ -22,7 +23,13 @@
  *     and verified the same way;
  *   - a log of the last PC_DBG_LOG gets and puts (thread, CPU, a short
  *     backtrace where the C library has backtrace()), printed with every
- *     abort message.
+ *     abort message;
+ *   - a quarantine: a FIFO ring per CPU of the last objects put there,
+ *     poisoned and (for memory checkers) inaccessible, so that a use long
+ *     after the put is still seen; an object reaches the CPU's magazines
+ *     only when newer puts push it out.  The rings are guarded by the
+ *     cache's drain_lock, which the caller holds, so that invalidation
+ *     sees every object either in a ring or in the cache layer.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -44,6 +51,7 @@ enum { DBG_FREE = 0, DBG_NEW, DBG_CACHED, DBG_INUSE, DBG_DEFERRED };
 #define PC_DBG_RZBYTE	0x5c
 #define PC_DBG_LOG	32
 #define PC_DBG_FRAMES	6
+#define PC_DBG_QUARANTINE 256	/* objects per CPU unless PCACHE_DEBUG says */
 
 struct pc_txrec {
 	const void	*obj;
@@ -55,10 +63,21 @@ struct pc_txrec {
 	void		*frames[PC_DBG_FRAMES];
 };
 
+/* One CPU's quarantine ring, under the cache's drain_lock. */
+struct pc_qring {
+	const struct pc_slab **slabs;	/* each object's slab, for its checks */
+	void		**objs;
+	unsigned	 head;		/* the oldest entry */
+	atomic_uint	 n;		/* written under drain_lock; stats read it */
+};
+
 struct pc_dbg {
 	pthread_mutex_t	 lock;		/* the log */
 	uint64_t	 seq;
 	struct pc_txrec	 log[PC_DBG_LOG];
+	unsigned	 qcap;		/* ring size; 0: no quarantine */
+	unsigned	 nring;
+	struct pc_qring	*rings;
 };
 
 /*
@@ -141,6 +160,25 @@ pc_env_debug(void)
 	return v != NULL && *v != '\0' && strcmp(v, "0") != 0;
 }
 
+/*
+ * env_quarantine: the quarantine size per CPU: N from "quarantine=N" among
+ * the comma-separated words of PCACHE_DEBUG, else PC_DBG_QUARANTINE.
+ */
+static unsigned
+env_quarantine(void)
+{
+	const char *v = getenv("PCACHE_DEBUG");
+	const char *w = v != NULL ? strstr(v, "quarantine=") : NULL;
+
+	if (w == NULL || (w != v && w[-1] != ','))
+		return PC_DBG_QUARANTINE;
+	char *end;
+	unsigned long n = strtoul(w + strlen("quarantine="), &end, 10);
+	if (end == w + strlen("quarantine=") || (*end != '\0' && *end != ','))
+		return PC_DBG_QUARANTINE;
+	return n > 65536 ? 65536 : (unsigned)n;
+}
+
 #ifdef PCACHE_FAULT_INJECTION
 static atomic_long fault_calls;		/* allocations seen since arming */
 static atomic_long fault_nth;		/* the one to fail; 0: none */
@@ -173,7 +211,10 @@ pc_fault_calls(void)
 }
 #endif
 
-/* pc_dbg_init: the log of a new checked cache.  0 or ENOMEM. */
+/*
+ * pc_dbg_init: the log and quarantine rings of a new checked cache (one
+ * ring per CPU slot, pc->ncpu set).  0 or ENOMEM.
+ */
 int
 pc_dbg_init(pcache_t *pc)
 {
@@ -182,6 +223,27 @@ pc_dbg_init(pcache_t *pc)
 	if (g == NULL || pthread_mutex_init(&g->lock, NULL) != 0) {
 		free(g);
 		return ENOMEM;
+	}
+	g->qcap = env_quarantine();
+	g->nring = pc->ncpu > 0 ? pc->ncpu : 1;
+	if (g->qcap > 0) {
+		size_t len = (size_t)g->nring * g->qcap;
+		g->rings = calloc(g->nring, sizeof(*g->rings));
+		void **objs = calloc(len, sizeof(void *));
+		const struct pc_slab **slabs = calloc(len, sizeof(*slabs));
+		if (g->rings == NULL || objs == NULL || slabs == NULL) {
+			free(g->rings);
+			free(objs);
+			free(slabs);
+			pthread_mutex_destroy(&g->lock);
+			free(g);
+			return ENOMEM;
+		}
+		for (unsigned i = 0; i < g->nring; i++) {
+			g->rings[i].objs = objs + (size_t)i * g->qcap;
+			g->rings[i].slabs = slabs + (size_t)i * g->qcap;
+			atomic_init(&g->rings[i].n, 0);
+		}
 	}
 	pc->dbg = g;
 	return 0;
@@ -202,11 +264,17 @@ pc_dbg_unlock(pcache_t *pc)
 		pthread_mutex_unlock(&pc->dbg->lock);
 }
 
-/* pc_dbg_fini: free the log. */
+/* pc_dbg_fini: free the log and the (empty) quarantine. */
 void
 pc_dbg_fini(pcache_t *pc)
 {
 	if (pc->dbg != NULL) {
+		PC_ASSERT(pc_dbg_quarantined(pc, -1) == 0);
+		if (pc->dbg->rings != NULL) {
+			free(pc->dbg->rings[0].objs);
+			free(pc->dbg->rings[0].slabs);
+			free(pc->dbg->rings);
+		}
 		pthread_mutex_destroy(&pc->dbg->lock);
 		free(pc->dbg);
 		pc->dbg = NULL;
@@ -286,6 +354,26 @@ check_contents(const pcache_t *pc, const struct pc_slab *sl, const void *obj)
 		    "object's contents changed");
 }
 
+/*
+ * hide, show: mark a cached object inaccessible to the memory checkers
+ * built in (not in a PCACHE_TYPESAFE_BY_RCU cache, whose free objects
+ * readers may read), and accessible again, redzone included, before the
+ * checks here read it.
+ */
+static void
+hide(const pcache_t *pc, const void *obj)
+{
+	if (PC_MEMCHECK && (pc->flags & PCACHE_TYPESAFE_BY_RCU) == 0)
+		pc_mem_noaccess(obj, pc->objsize);
+}
+
+static void
+show(const pcache_t *pc, const void *obj)
+{
+	if (PC_MEMCHECK)
+		pc_mem_defined(obj, pc->objsize);
+}
+
 /* log_op: append one get or put to the log.  Takes the log lock. */
 static void
 log_op(pcache_t *pc, const void *obj, char op)
@@ -336,6 +424,7 @@ pc_dbg_get(pcache_t *pc, const struct pc_slab *sl, void *obj)
 {
 	unsigned char was = atomic_exchange(obj_state(pc, sl, obj), DBG_INUSE);
 
+	show(pc, obj);
 	if (was == DBG_INUSE)
 		pc_panic(pc, obj, "object handed out twice");
 	if (was == DBG_FREE)
@@ -352,7 +441,8 @@ pc_dbg_get(pcache_t *pc, const struct pc_slab *sl, void *obj)
 /*
  * pc_dbg_put: an object comes back.  Refuses a double put and a put of an
  * object never handed out, checks the redzone, then poisons the object or
- * records its checksum.  No lock held.
+ * records its checksum, and hides it from its users (memory checkers).
+ * Any lock.
  */
 void
 pc_dbg_put(pcache_t *pc, const struct pc_slab *sl, void *obj)
@@ -371,6 +461,7 @@ pc_dbg_put(pcache_t *pc, const struct pc_slab *sl, void *obj)
 		memset(obj, PC_DBG_POISON, pc->usersize);
 	else
 		*obj_sum(pc, sl, obj) = checksum(pc, obj);
+	hide(pc, obj);
 }
 
 /*
@@ -420,9 +511,98 @@ pc_dbg_destroy(pcache_t *pc, const struct pc_slab *sl, void *obj)
 {
 	unsigned char was = atomic_load(obj_state(pc, sl, obj));
 
+	show(pc, obj);
 	if (was != DBG_CACHED && was != DBG_NEW)
 		pc_panic(pc, obj, "destructing an object in state %u", was);
 	check_redzone(pc, obj, "at destruction");
 	if (was == DBG_CACHED)
 		check_contents(pc, sl, obj);
+}
+
+/* pc_dbg_quarantines: whether puts to this cache go through a quarantine. */
+bool
+pc_dbg_quarantines(const pcache_t *pc)
+{
+	return pc->dbg != NULL && pc->dbg->qcap > 0;
+}
+
+/*
+ * pc_dbg_quarantine: `obj`, just through pc_dbg_put(), joins ring `ring`
+ * (a CPU slot).  Returns NULL, or, when the ring was full, its oldest
+ * object, which is checked once more (nothing may have written to it
+ * since its put) and is now the caller's to place in the cache layer.
+ * drain_lock held.
+ */
+void *
+pc_dbg_quarantine(pcache_t *pc, unsigned ring, const struct pc_slab *sl,
+    void *obj)
+{
+	struct pc_dbg *g = pc->dbg;
+	struct pc_qring *q = &g->rings[ring % g->nring];
+	/* Relaxed: drain_lock orders every writer; stats only read. */
+	unsigned n = atomic_load_explicit(&q->n, memory_order_relaxed);
+
+	if (n < g->qcap) {
+		unsigned at = (q->head + n) % g->qcap;
+		q->objs[at] = obj;
+		q->slabs[at] = sl;
+		atomic_store_explicit(&q->n, n + 1, memory_order_relaxed);
+		return NULL;
+	}
+	void *old = q->objs[q->head];
+	const struct pc_slab *oldsl = q->slabs[q->head];
+	q->objs[q->head] = obj;
+	q->slabs[q->head] = sl;
+	q->head = (q->head + 1) % g->qcap;
+	show(pc, old);
+	check_redzone(pc, old, "when it left the quarantine");
+	check_contents(pc, oldsl, old);
+	hide(pc, old);
+	return old;
+}
+
+/*
+ * pc_dbg_unquarantine: up to `max` objects out of ring `ring` (-1: every
+ * ring), oldest first, into buf; they are cached objects, still hidden.
+ * Returns how many.  drain_lock held.
+ */
+size_t
+pc_dbg_unquarantine(pcache_t *pc, int ring, void **buf, size_t max)
+{
+	struct pc_dbg *g = pc->dbg;
+	size_t got = 0;
+
+	if (g == NULL || g->qcap == 0)
+		return 0;
+	for (unsigned i = 0; i < g->nring && got < max; i++) {
+		struct pc_qring *q = &g->rings[i];
+		if (ring >= 0 && i != (unsigned)ring % g->nring)
+			continue;
+		/* Relaxed: as in pc_dbg_quarantine(). */
+		unsigned n = atomic_load_explicit(&q->n, memory_order_relaxed);
+		for (; n > 0 && got < max; n--) {
+			buf[got++] = q->objs[q->head];
+			q->head = (q->head + 1) % g->qcap;
+		}
+		atomic_store_explicit(&q->n, n, memory_order_relaxed);
+	}
+	return got;
+}
+
+/*
+ * pc_dbg_quarantined: objects in ring `ring` (-1: in every ring).  Exact
+ * under drain_lock; otherwise a snapshot that may be stale.
+ */
+uint64_t
+pc_dbg_quarantined(const pcache_t *pc, int ring)
+{
+	const struct pc_dbg *g = pc->dbg;
+	uint64_t n = 0;
+
+	for (unsigned i = 0; g != NULL && g->qcap > 0 && i < g->nring; i++) {
+		if (ring < 0 || i == (unsigned)ring % g->nring)
+			/* Relaxed: a count; see the contract. */
+			n += atomic_load_explicit(&g->rings[i].n, memory_order_relaxed);
+	}
+	return n;
 }

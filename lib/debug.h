@@ -27,6 +27,14 @@ void		 pc_dbg_destroy(pcache_t *pc, const struct pc_slab *sl, void *obj);
 void		 pc_dbg_put_rcu(pcache_t *pc, const struct pc_slab *sl, void *obj);
 void		 pc_dbg_land(pcache_t *pc, const struct pc_slab *sl, void *obj);
 
+/* The quarantine: rings of put objects per CPU slot, under drain_lock. */
+bool		 pc_dbg_quarantines(const pcache_t *pc);
+void		*pc_dbg_quarantine(pcache_t *pc, unsigned ring,
+		    const struct pc_slab *sl, void *obj);
+size_t		 pc_dbg_unquarantine(pcache_t *pc, int ring, void **buf,
+		    size_t max);
+uint64_t	 pc_dbg_quarantined(const pcache_t *pc, int ring);
+
 /*
  * Fault injection, compiled into the test-only build of the library
  * (PCACHE_FAULT_INJECTION): pc_fault() is true for the allocation that

@@ -57,14 +57,18 @@ pcache_dump(FILE *out, pcache_t *pc)
 	    (unsigned long long)st.rcu_deferred,
 	    (unsigned long long)st.rcu_batches);
 	for (unsigned i = 0; pc_cpu_enabled(pc) && i < pc->ncpu; i++) {
-		struct pc_cpu_stats cs;
-		pc_cpu_stats(pc, i, &cs);
-		if (cs.cached == 0 && cs.gets == 0 && cs.puts == 0)
+		struct pcache_cpu_stats cs;
+		if (pcache_get_cpu_stats(pc, i, &cs) != 0 ||
+		    (cs.cached == 0 && cs.gets == 0 && cs.puts == 0))
 			continue;
-		fprintf(out, "  cpu %u: %llu cached (capacity %llu), %llu gets, "
-		    "%llu puts, %llu from the depot, %llu to it\n", i,
+		fprintf(out, "  cpu %u: %llu cached (capacity %llu", i,
 		    (unsigned long long)cs.cached,
-		    (unsigned long long)cs.capacity, (unsigned long long)cs.gets,
+		    (unsigned long long)cs.capacity);
+		if (pc_dbg_quarantines(pc))
+			fprintf(out, ", %llu in quarantine", (unsigned long long)
+			    pc_dbg_quarantined(pc, (int)i));
+		fprintf(out, "), %llu gets, %llu puts, %llu from the depot, "
+		    "%llu to it\n", (unsigned long long)cs.gets,
 		    (unsigned long long)cs.puts,
 		    (unsigned long long)cs.from_depot,
 		    (unsigned long long)cs.to_depot);

@@ -58,11 +58,15 @@ pc_detach_all_locked(pcache_t *pc, size_t *nbuf)
 	return chain;
 }
 
-/* pc_cached_all_locked: constructed objects in the cache layer.  pc_lock_all() held. */
+/*
+ * pc_cached_all_locked: constructed objects in the cache layer, checked
+ * mode's quarantine included.  pc_lock_all() held.
+ */
 uint64_t
 pc_cached_all_locked(pcache_t *pc)
 {
-	uint64_t cached = pc_depot_cached_locked(pc->depot);
+	uint64_t cached = pc_depot_cached_locked(pc->depot) +
+	    pc_dbg_quarantined(pc, -1);
 
 	for (unsigned i = 0; pc_cpu_enabled(pc) && i < pc->ncpu; i++)
 		cached += pc_cpu_cached_locked(pc, i);
@@ -80,6 +84,25 @@ flush_chain(pcache_t *pc, pc_mag_t *chain)
 	for (pc_mag_t *m = chain; m != NULL; m = m->next)
 		pc_obj_destroy_many(pc, m->objs, m->n);
 	pc_depot_recycle(pc, chain);
+}
+
+/*
+ * pc_quarantine_flush: destruct what checked mode's quarantine holds, in
+ * ring `ring` (a CPU slot; -1: every ring).  Their puts are counted now
+ * (stats.c counted them while they waited).  drain_lock held.
+ */
+void
+pc_quarantine_flush(pcache_t *pc, int ring)
+{
+	void *buf[64];
+	size_t n;
+
+	PC_ASSERT(pc->dbg == NULL || pc_mutex_held(&pc->drain_lock));
+	while ((n = pc_dbg_unquarantine(pc, ring, buf, 64)) > 0) {
+		/* Relaxed: a statistic. */
+		atomic_fetch_add_explicit(&pc->slow_puts, n, memory_order_relaxed);
+		pc_obj_destroy_many(pc, buf, n);
+	}
 }
 
 /*
@@ -118,6 +141,7 @@ pcache_invalidate(pcache_t *pc)
 	pc_unlock_all(pc);
 	flush_chain(pc, chain);
 	pc_obj_destroy_many(pc, pc->drainbuf, nbuf);
+	pc_quarantine_flush(pc, -1);
 	pthread_mutex_unlock(&pc->drain_lock);
 }
 
@@ -140,6 +164,7 @@ pcache_invalidate_local(pcache_t *pc)
 	inval_gen_bump(pc);
 	pc_cpu_unlock(pc, cpu);
 	pc_obj_destroy_many(pc, pc->drainbuf, n);
+	pc_quarantine_flush(pc, (int)cpu);
 	pthread_mutex_unlock(&pc->drain_lock);
 	flush_chain(pc, chain);
 }

@@ -119,7 +119,8 @@ int
 pc_rseq_init(pcache_t *pc)
 {
 	pthread_once(&rseq_once, rseq_probe);
-	if (!rseq_usable)
+	/* Checked caches keep the locked layer: its hit paths are out of line. */
+	if (!rseq_usable || (pc->flags & PCACHE_DEBUG) != 0)
 		return 0;
 	pc->rcap_init = pc_cpu_capacity(pc->objsize, pc->magsize);
 	pc->rcap = pc_cpu_capacity_max(pc->objsize, pc->magsize);

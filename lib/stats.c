@@ -48,6 +48,13 @@ stats_fill(pcache_t *pc, struct pcache_stats *st)
 	/* Relaxed: statistics. */
 	st->gets += atomic_load_explicit(&pc->slow_gets, memory_order_relaxed);
 	st->puts += atomic_load_explicit(&pc->slow_puts, memory_order_relaxed);
+	/* Checked mode's quarantine: put, not yet placed, still cached. */
+	uint64_t quarantined = pc_dbg_quarantined(pc, -1);
+	st->puts += quarantined;
+	if (pc_cpu_enabled(pc))
+		st->cached_cpu += quarantined;
+	else
+		st->cached_depot += quarantined;
 	st->ctor_calls = atomic_load_explicit(&pc->ctor_calls, memory_order_relaxed);
 	st->dtor_calls = atomic_load_explicit(&pc->dtor_calls, memory_order_relaxed);
 	st->hardlimit_waits = atomic_load_explicit(&pc->hl_waits, memory_order_relaxed);
@@ -105,8 +112,12 @@ pcache_get_cpu_stats_sized(pcache_t *pc, unsigned cpu,
 
 	if (pc == NULL || st == NULL || cpu >= pc->ncpu || size < CPU_STATS_V1_SIZE)
 		return EINVAL;
-	if (pc_cpu_enabled(pc))
+	if (pc_cpu_enabled(pc)) {
 		pc_cpu_stats(pc, cpu, &cs);
+		uint64_t quarantined = pc_dbg_quarantined(pc, (int)cpu);
+		cs.cached += quarantined;	/* as in stats_fill() */
+		cs.puts += quarantined;
+	}
 	all = (struct pcache_cpu_stats){ .cached = cs.cached, .gets = cs.gets,
 	    .puts = cs.puts, .from_depot = cs.from_depot, .to_depot = cs.to_depot,
 	    .capacity = cs.capacity };
