@@ -17,20 +17,49 @@
 #define REGION_MAX_SLABS	((size_t)1 << 20)
 
 /*
+ * env_region_bytes: the most a cache may reserve: REGION_MAX_BYTES, or
+ * less when PCACHE_REGION gives a size (a number of bytes, with an
+ * optional k, m or g); 0 (none) for "0".  Smaller reservations are for
+ * address spaces that are limited (RLIMIT_AS) or slow to reserve in
+ * (emulators that track every page of a mapping); slabs past the region
+ * are mapped one by one.
+ */
+static uint64_t
+env_region_bytes(void)
+{
+	const char *env = getenv("PCACHE_REGION");
+	char *end;
+
+	if (env == NULL || *env == '\0')
+		return REGION_MAX_BYTES;
+	unsigned long long n = strtoull(env, &end, 10);
+	if (end == env)
+		return REGION_MAX_BYTES;
+	switch (*end) {
+	case 'k': case 'K': n <<= 10; break;
+	case 'm': case 'M': n <<= 20; break;
+	case 'g': case 'G': n <<= 30; break;
+	default: break;
+	}
+	/* "1" asks for the default, as it always has. */
+	return n == 1 || n > REGION_MAX_BYTES ? REGION_MAX_BYTES : n;
+}
+
+/*
  * pc_region_init: reserve a region for slabs of `slabsize` (a power of
  * two) bytes.  False, with r->len 0, when the environment says
- * PCACHE_REGION=0, the address space is too small, or the system refuses;
- * the cache then does without.
+ * PCACHE_REGION=0 (or a size under 64 slabs), the address space is too
+ * small, or the system refuses; the cache then does without.
  */
 bool
 pc_region_init(struct pc_region *r, size_t slabsize)
 {
-	const char *env = getenv("PCACHE_REGION");
+	uint64_t most = env_region_bytes();
 
 	memset(r, 0, sizeof(*r));
-	if (sizeof(void *) < 8 || (env != NULL && strcmp(env, "0") == 0))
+	if (sizeof(void *) < 8 || most == 0)
 		return false;
-	size_t nslabs = (size_t)(REGION_MAX_BYTES / slabsize);
+	size_t nslabs = (size_t)(most / slabsize);
 	if (nslabs > REGION_MAX_SLABS)
 		nslabs = REGION_MAX_SLABS;
 	if (nslabs < 64)

@@ -1179,15 +1179,6 @@ START_TEST(fastpath_is_selected_and_reported)
 }
 END_TEST
 
-static void
-pin_first_cpu(void)
-{
-	unsigned cpu;
-
-	allowed_cpus(&cpu, 1);
-	bind_to(cpu);
-}
-
 static Suite *
 api_suite(void)
 {

@@ -180,6 +180,8 @@ fault_suite(void)
 	TCase *tc = tcase_create("fault");
 
 	tcase_set_timeout(tc, 120);
+	/* Pinned: the sweep needs the same allocations in every run. */
+	tcase_add_checked_fixture(tc, pin_first_cpu, NULL);
 	tcase_add_test(tc, allocation_failures_percpu);
 	tcase_add_test(tc, allocation_failures_nocpu);
 	tcase_add_test(tc, allocation_failures_offslab);

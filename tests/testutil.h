@@ -225,6 +225,19 @@ bind_to(unsigned cpu)
 }
 
 /*
+ * pin_first_cpu: a fixture: the test runs on the first CPU it may use, so
+ * that what it puts stays in one CPU's cache and a run repeats exactly.
+ */
+static inline void
+pin_first_cpu(void)
+{
+	unsigned cpu;
+
+	allowed_cpus(&cpu, 1);
+	bind_to(cpu);
+}
+
+/*
  * child_output: run fn(arg) in a child whose stderr is piped back; the
  * child then leaves with exit(0) (atexit handlers run) or _exit(0).
  * Returns what it wrote (a static buffer) and its wait status in *status.

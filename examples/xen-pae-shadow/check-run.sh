@@ -16,7 +16,9 @@ shift 3
 dir=$(mktemp -d) || exit 1
 trap 'rm -rf "$dir"' EXIT
 
-"$prog" "$@" >"$dir/out" 2>"$dir/err"
+# A cross build runs it through its wrapper (qemu-user), which Meson names.
+# shellcheck disable=SC2086
+${MESON_EXE_WRAPPER:-} "$prog" "$@" >"$dir/out" 2>"$dir/err"
 status=$?
 
 fail() {
