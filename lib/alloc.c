@@ -398,6 +398,10 @@ pcache_get_bulk(pcache_t *pc, void **objs, size_t n, int flags)
 
 	if (!get_flags_ok(pc, flags))
 		return -1;
+	if (n > SIZE_MAX / sizeof(void *)) {	/* no array is that long */
+		errno = EINVAL;
+		return -1;
+	}
 	if ((flags & PCACHE_ZERO) != 0) {
 		if (pcache_get_bulk(pc, objs, n, flags & PCACHE_NOWAIT) != 0)
 			return -1;
@@ -441,6 +445,9 @@ pcache_get_bulk(pcache_t *pc, void **objs, size_t n, int flags)
 void
 pcache_put_bulk(pcache_t *pc, void *const *objs, size_t n)
 {
+	if (n > SIZE_MAX / sizeof(void *))
+		pc_panic(pc, objs, "bulk put of %zu objects: no array is that long",
+		    n);
 	if (pc_cpu_enabled(pc) && pc->dbg == NULL) {
 		pc_cpu_put_bulk(pc, objs, n);
 		return;
@@ -484,7 +491,8 @@ pcache_reserve(pcache_t *pc, size_t n, int flags, struct pcache_reservation *res
 	res->pc = pc;
 	res->n = res->taken = 0;
 	res->objs = res->inline_objs;
-	if (n > PCACHE_RES_INLINE && (res->objs = malloc(n * sizeof(void *))) == NULL) {
+	if (n > PCACHE_RES_INLINE && (n > SIZE_MAX / sizeof(void *) ||
+	    (res->objs = malloc(n * sizeof(void *))) == NULL)) {
 		res->objs = res->inline_objs;
 		errno = ENOMEM;
 		return -1;

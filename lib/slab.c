@@ -542,11 +542,18 @@ pc_slab_reclaim(pcache_t *pc)
 
 /*
  * pc_slab_prime: add slabs until at least n raw objects sit free.
- * Returns 0 or ENOMEM.  Takes slab_lock; allocates without it.
+ * Returns 0 or ENOMEM (at once when n objects would not fit in the
+ * machine's memory).  Takes slab_lock; allocates without it.
  */
 int
 pc_slab_prime(pcache_t *pc, size_t n)
 {
+	/* More than the machine's memory holds would only end in the OOM killer. */
+	long pages = sysconf(_SC_PHYS_PAGES), pgsz = sysconf(_SC_PAGESIZE);
+	uint64_t most = pages > 0 && pgsz > 0 ?
+	    (uint64_t)pages * (uint64_t)pgsz / pc->objsize : SIZE_MAX / pc->objsize;
+	if (n > most)
+		return ENOMEM;
 	pthread_mutex_lock(&pc->slab_lock);
 	while (pc->nfree < n) {
 		size_t colour = slab_next_colour(pc);

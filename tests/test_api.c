@@ -1179,6 +1179,71 @@ START_TEST(fastpath_is_selected_and_reported)
 }
 END_TEST
 
+/*
+ * Sizes and counts at the edge of size_t (what a 32-bit address space
+ * meets soonest): refused with an error, nothing allocated, the cache
+ * still usable.
+ */
+static void
+do_put_bulk_huge(void *p)
+{
+	void *objs[1] = { NULL };
+
+	pcache_put_bulk(p, objs, SIZE_MAX / sizeof(void *) + 1);
+}
+
+START_TEST(huge_sizes_and_counts_refused)
+{
+	struct tcounts tc = { 0 };
+	struct pcache_config cfg = tobj_config(64, &tc);
+	size_t sizes[] = { SIZE_MAX, SIZE_MAX - 7, SIZE_MAX / 2 + 1, (size_t)1 << 31 };
+
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		struct pcache_config big = { .size = sizes[i] };
+		errno = 0;
+		ck_assert_ptr_null(pcache_create("huge", &big));
+		ck_assert_int_eq(errno, EINVAL);
+		big.size = 64;
+		big.align = sizes[i];
+		ck_assert_ptr_null(pcache_create("huge-align", &big));
+		big.align = 0;
+		big.size = sizes[i];
+		big.flags = PCACHE_DEBUG;	/* the redzone must not wrap */
+		ck_assert_ptr_null(pcache_create("huge-checked", &big));
+	}
+
+	pcache_t *pc = pcache_create("edges", &cfg);
+	ck_assert_ptr_nonnull(pc);
+	void *objs[4];
+	errno = 0;
+	ck_assert_int_eq(pcache_get_bulk(pc, objs, SIZE_MAX, 0), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_int_eq(pcache_get_bulk(pc, objs, SIZE_MAX / sizeof(void *) + 1, 0), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_int_eq(pcache_prime(pc, SIZE_MAX), ENOMEM);
+	ck_assert_int_eq(pcache_prime(pc, SIZE_MAX / 64), ENOMEM);
+	struct pcache_reservation res;
+	errno = 0;
+	ck_assert_int_eq(pcache_reserve(pc, SIZE_MAX / 2, 0, &res), -1);
+	ck_assert_int_eq(errno, ENOMEM);
+	ck_assert_int_eq(pcache_set_hardlimit(pc, 8), 0);
+	ck_assert_int_eq(pcache_get_bulk(pc, objs, SIZE_MAX / sizeof(void *), 0), -1);
+	ck_assert_int_eq(errno, EAGAIN);
+	ck_assert_int_eq(pcache_set_hardlimit(pc, 0), 0);
+	const char *want[] = { "edges", "no array is that long", NULL };
+	expect_abort_output(do_put_bulk_huge, pc, want);
+
+	struct pcache_stats st;
+	ck_assert_int_eq(pcache_get_stats(pc, &st), 0);
+	ck_assert_uint_eq(st.slabs, 0);		/* nothing was taken */
+	ck_assert_int_eq(pcache_get_bulk(pc, objs, 4, 0), 0);	/* still works */
+	pcache_put_bulk(pc, objs, 4);
+	check_balance(pc, &tc);
+	ck_assert_int_eq(pcache_destroy(pc), 0);
+	ck_assert_uint_eq(atomic_load(&tc.ctor), atomic_load(&tc.dtor));
+}
+END_TEST
+
 static Suite *
 api_suite(void)
 {
@@ -1189,6 +1254,7 @@ api_suite(void)
 	/* Pinned: several tests expect the object they just put back. */
 	tcase_add_checked_fixture(tc, pin_first_cpu, NULL);
 	tcase_add_test(tc, create_rejects_bad_config);
+	tcase_add_test(tc, huge_sizes_and_counts_refused);
 	tcase_add_test(tc, create_copies_name_and_accepts_defaults);
 	tcase_add_test(tc, destroy_null_and_busy);
 	tcase_add_test(tc, destroy_returns_all_memory);

@@ -274,7 +274,8 @@ START_TEST(region_slabs_are_uncoloured)
 	const char *env = getenv("PCACHE_REGION");
 
 	ck_assert_ptr_nonnull(pc);
-	if (env != NULL && strcmp(env, "0") == 0) {
+	/* None when turned off, and never in a 32-bit address space. */
+	if ((env != NULL && strcmp(env, "0") == 0) || sizeof(void *) < 8) {
 		ck_assert_uint_eq(pc->region.len, 0);
 		ck_assert_int_eq(pcache_destroy(pc), 0);
 		return;
