@@ -96,6 +96,10 @@ def main():
             os.rename(path + ".part", path)
         subprocess.run(["dpkg-deb", "-x", path, dest], check=True)
         print(f"sysroot: {name} {pkgs[name]['Version']}")
+    # Merged /usr (trixie): base-files would make these links.
+    for top in ("lib", "bin", "sbin"):
+        if not os.path.lexists(os.path.join(dest, top)):
+            os.symlink(os.path.join("usr", top), os.path.join(dest, top))
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <stdbool.h>		/* before urcu/flavor.h, which uses bool without it */
 #include <unistd.h>
 
 #include <urcu/flavor.h>

@@ -119,6 +119,16 @@ START_TEST(interior_and_foreign_pointers_abort)
 }
 END_TEST
 
+#ifdef TEST_ASAN
+/* died: the sanitizer stopped the child (exit status, or abort_on_error). */
+static bool
+died(int status)
+{
+	return (WIFEXITED(status) && WEXITSTATUS(status) != 0) ||
+	    WIFSIGNALED(status);
+}
+#endif
+
 /*
  * expect_use_after_put: fn(m) uses an object after putting it.  In an
  * AddressSanitizer build the sanitizer stops it at the use (the object is
@@ -133,7 +143,7 @@ expect_use_after_put(void (*fn)(void *), struct misuse *m, const char *const *wa
 	const char *out = child_output(fn, m, false, &status);
 
 	(void)want;
-	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) != 0 &&
+	ck_assert_msg(died(status) &&
 	    strstr(out, "AddressSanitizer: use-after-poison") != NULL,
 	    "no report from AddressSanitizer: %s", out);
 #else
@@ -431,7 +441,7 @@ START_TEST(read_after_put_seen)
 	const char *out = child_output(do_read_after_put, &r, false, &status);
 
 #ifdef TEST_ASAN
-	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) != 0 &&
+	ck_assert_msg(died(status) &&
 	    strstr(out, "AddressSanitizer: use-after-poison") != NULL &&
 	    strstr(out, "do_read_after_put") != NULL,
 	    "no report from AddressSanitizer: %s", out);
@@ -466,6 +476,8 @@ debug_suite(void)
 	TCase *tc = tcase_create("debug");
 
 	tcase_set_timeout(tc, 60);
+	/* Pinned: the quarantine is per CPU, and the tests count puts on one. */
+	tcase_add_checked_fixture(tc, pin_first_cpu, NULL);
 	tcase_add_test(tc, double_put_aborts);
 	tcase_add_test(tc, interior_and_foreign_pointers_abort);
 	tcase_add_test(tc, write_after_put_poison);
