@@ -45,6 +45,7 @@ enum { NTHREADS = 4, ITERS = 20000, BATCH = 16, MAXCPU = 1024 };
 
 static const char *mode = "none";
 
+/* mode_is: whether this run forces case m. */
 static bool
 mode_is(const char *m)
 {
@@ -52,7 +53,7 @@ mode_is(const char *m)
 }
 
 /* rseq_chosen_off: whether the environment turned the rseq layer off. */
-static bool
+PC_UNUSED static bool
 rseq_chosen_off(void)
 {
 	const char *e = getenv("PCACHE_RSEQ");
@@ -151,6 +152,7 @@ struct dobj {
 	atomic_int owned;
 };
 
+/* dobj_ctor: tobj_ctor(), and the object starts unowned. */
 static int
 dobj_ctor(void *arg, void *obj, int flags)
 {
@@ -161,6 +163,7 @@ dobj_ctor(void *arg, void *obj, int flags)
 	return error;
 }
 
+/* dobj_cache: a cache of dobj objects counted in *tc, with `flags`. */
 static pcache_t *
 dobj_cache(const char *name, struct tcounts *tc, unsigned flags)
 {
@@ -315,6 +318,7 @@ struct slot_probe {
 	bool stable;
 };
 
+/* slot_thread: note the thread's slot, then ask again, yielding between. */
 static void *
 slot_thread(void *p)
 {
