@@ -22,7 +22,7 @@ layer_name(unsigned fastpath)
 
 /*
  * dump_degraded: the line naming each PCACHE_DEGRADED_* bit of `bits`
- * and the path taken instead; nothing when there is none.
+ * and the path taken instead; nothing when there is none.  No lock.
  */
 static void
 dump_degraded(FILE *out, unsigned bits)

@@ -137,7 +137,8 @@ pc_cpu_current(const pcache_t *pc)
 {
 	int cpu = pc_getcpu();
 
-	if (PC_LIKELY(cpu >= 0 && (unsigned)cpu < pc->ncpu))
+	/* One compare: -1 (no CPU) converts to the largest unsigned. */
+	if (PC_LIKELY((unsigned)cpu < pc->ncpu))
 		return (unsigned)cpu;
 	return pc_cpu_fallback(cpu, pc->ncpu);
 }

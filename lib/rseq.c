@@ -72,7 +72,10 @@ thread_pointer(void)
 
 /*
  * rseq_cpu_here: the CPU number the kernel keeps in the calling thread's
- * struct rseq; negative (as int32_t) while no area is registered.
+ * struct rseq; negative (as int32_t) while no area is registered.  No
+ * lock: the area is the thread's own.  Volatile, not atomic: the kernel
+ * rewrites it on every return to the thread, and a stale value costs
+ * only a miss.
  */
 static inline uint32_t
 rseq_cpu_here(void)
@@ -283,7 +286,8 @@ thread_ready(void)
  * for (brought online after the slots were sized): then every section
  * fails, and rather than lock the depot for a refill or spill that
  * cannot land, the miss goes straight to the caller's depot path, and the
- * stats say so.  A thread without a registered area is not beyond.
+ * stats say so.  A thread without a registered area is not beyond.  No
+ * lock held.
  */
 static bool
 beyond_slots(const pcache_t *pc)

@@ -41,7 +41,7 @@ static bool		 fb_ok;
 
 /*
  * topo_load_hwloc: read the machine's topology from hwloc.  False, with
- * nothing kept, when it cannot be had.
+ * nothing kept, when it cannot be had.  Runs once, from topo_load().
  */
 static bool
 topo_load_hwloc(void)
@@ -87,7 +87,7 @@ topo_load_hwloc(void)
  * topo_fallback: no topology from hwloc.  Size the slots for the
  * processors the system says are configured or the highest CPU the
  * process may run on, whichever numbers higher (a CPU beyond them later
- * shares a slot; percpu.h), at least one.
+ * shares a slot; percpu.h), at least one.  Runs once, from topo_load().
  */
 static void
 topo_fallback(void)
@@ -113,7 +113,8 @@ topo_fallback(void)
 
 /*
  * topo_load: read the machine's topology, or fall back without it, noting
- * what the system could not give.  Runs once.
+ * what the system could not give.  Runs once, under pthread_once(), which
+ * publishes what it wrote to every later reader.
  */
 static void
 topo_load(void)
@@ -188,7 +189,7 @@ pc_topo_allowed_cpus(unsigned *cpus, unsigned max)
 /*
  * fb_bind: pc_topo_bind_thread() without hwloc: the calling thread's
  * affinity set to `set` directly.  0 or an errno value (ENOSYS where the
- * system has no affinity calls or the mask was not read).
+ * mask was not read).  No lock: it changes the calling thread only.
  */
 #ifdef PCACHE_HAVE_SCHED_AFFINITY
 static int
