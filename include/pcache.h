@@ -121,6 +121,7 @@ struct pcache_stats {
 	uint64_t cpu_capacity_max; /* the most they may grow to, all CPUs */
 	uint64_t rcu_deferred;  /* objects put with pcache_put_rcu(), not landed */
 	uint64_t rcu_batches;   /* batches sent to call_rcu(): grace periods waited */
+	unsigned degraded;      /* PCACHE_DEGRADED_*: slower paths the system forced */
 };
 
 /* One CPU's figures (pcache_get_cpu_stats()). */
@@ -136,6 +137,35 @@ struct pcache_cpu_stats {
 #define PCACHE_FASTPATH_NONE	0	/* PCACHE_NOCPU: every call uses the depot */
 #define PCACHE_FASTPATH_LOCK	1	/* per-CPU slots behind a try-lock */
 #define PCACHE_FASTPATH_RSEQ	2	/* restartable sequences (Linux x86-64) */
+
+/*
+ * Bits of pcache_stats.degraded: what the system failed to provide and
+ * the slower path the library took instead.  An explicit choice
+ * (PCACHE_RSEQ=0, PCACHE_NOCPU, checked mode) sets none of them, and
+ * neither does a build without the restartable-sequence layer.
+ *   NO_RSEQ        no struct rseq could be registered (the kernel lacks
+ *                  rseq, or it refused ours): the locked per-CPU layer.
+ *   NO_MEMBARRIER  the kernel refused membarrier(MEMBARRIER_CMD_REGISTER_
+ *                  PRIVATE_EXPEDITED_RSEQ), which remote drains need: the
+ *                  locked per-CPU layer.
+ *   NO_GETCPU      sched_getcpu() is missing or failed: each thread keeps
+ *                  a slot of its own, dealt round-robin, instead of its
+ *                  processor's.
+ *   CPU_BEYOND     a thread ran on a CPU numbered at or above
+ *                  pcache_cpu_count() (one brought online after the slots
+ *                  were sized): it shares slot (cpu % count) on the locked
+ *                  layer and goes to the depot on the rseq layer.
+ *   NO_TOPOLOGY    hwloc could not load the machine's topology: slots are
+ *                  sized from sysconf(_SC_NPROCESSORS_CONF) and the
+ *                  affinity mask, and no NUMA node is known.
+ * The last three are facts about the process, reported by every cache;
+ * the first two by each cache that would have used restartable sequences.
+ */
+#define PCACHE_DEGRADED_NO_RSEQ		0x01
+#define PCACHE_DEGRADED_NO_MEMBARRIER	0x02
+#define PCACHE_DEGRADED_NO_GETCPU	0x04
+#define PCACHE_DEGRADED_CPU_BEYOND	0x08
+#define PCACHE_DEGRADED_NO_TOPOLOGY	0x10
 
 /*
  * pcache_create: make a cache of cfg->size-byte objects.

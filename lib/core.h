@@ -9,7 +9,9 @@
  * layering test and docs/design.md follow; a file calls only files on its
  * own line or lower, and anything may call a leaf):
  *
- *   leaf      topology.c (hwloc), debug.c (abort messages, checked mode,
+ *   leaf      degrade.c (degraded modes: what the system lacks, the
+ *             CPU-number fallback, forced failures in the test build),
+ *             topology.c (hwloc), debug.c (abort messages, checked mode,
  *             fault injection), hardlimit.c (the hard-limit wait/wake
  *             protocol)
  *   pagemap   pagemap.c       address -> slab map, read without locks
@@ -218,6 +220,12 @@ struct pcache {
 
 	/* percpu.c: ncpu slots, cache-line aligned; NULL without a CPU layer. */
 	struct pc_slot	*slots;
+
+	/*
+	 * rseq.c, at creation: PCACHE_DEGRADED_* bits saying why a cache
+	 * that would have used restartable sequences has the locked layer.
+	 */
+	unsigned	 degraded;
 
 	/* rseq.c, when pc->rseq: one array per CPU. */
 	bool		 rseq;

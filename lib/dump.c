@@ -21,7 +21,42 @@ layer_name(unsigned fastpath)
 }
 
 /*
- * pcache_dump: see pcache.h.  The figures of pcache_get_stats(), then one
+ * dump_degraded: the line naming each PCACHE_DEGRADED_* bit of `bits`
+ * and the path taken instead; nothing when there is none.  No lock.
+ */
+static void
+dump_degraded(FILE *out, unsigned bits)
+{
+	static const struct {
+		unsigned bit;
+		const char *name;
+	} names[] = {
+		{ PCACHE_DEGRADED_NO_RSEQ, "NO_RSEQ (locked layer)" },
+		{ PCACHE_DEGRADED_NO_MEMBARRIER, "NO_MEMBARRIER (locked layer)" },
+		{ PCACHE_DEGRADED_NO_GETCPU, "NO_GETCPU (a slot per thread)" },
+		{ PCACHE_DEGRADED_CPU_BEYOND, "CPU_BEYOND (CPUs past the slots share them)" },
+		{ PCACHE_DEGRADED_NO_TOPOLOGY, "NO_TOPOLOGY (slots from sysconf, no NUMA)" },
+	};
+	const char *sep = "";
+
+	if (bits == 0)
+		return;
+	fprintf(out, "  degraded:");
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if ((bits & names[i].bit) == 0)
+			continue;
+		fprintf(out, "%s %s", sep, names[i].name);
+		sep = ",";
+		bits &= ~names[i].bit;
+	}
+	if (bits != 0)
+		fprintf(out, "%s 0x%x", sep, bits);
+	fprintf(out, "\n");
+}
+
+/*
+ * pcache_dump: see pcache.h.  The figures of pcache_get_stats() (the
+ * degraded modes on a line of their own, when there are any), then one
  * line per CPU that cached or served anything.  Takes the locks that
  * statistics take, one at a time.
  */
@@ -36,6 +71,7 @@ pcache_dump(FILE *out, pcache_t *pc)
 	    "per-CPU layer %s, magazines of %llu%s\n", pc->name, pc->usersize,
 	    st.objsize, layer_name(st.fastpath), (unsigned long long)st.magsize,
 	    pc->dbg != NULL ? ", checked mode" : "");
+	dump_degraded(out, st.degraded);
 	fprintf(out, "  gets %llu (%llu from a CPU), puts %llu, in use %llu\n",
 	    (unsigned long long)st.gets, (unsigned long long)st.cpu_hits,
 	    (unsigned long long)st.puts, (unsigned long long)st.in_use);

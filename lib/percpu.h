@@ -18,6 +18,7 @@
 #include <sched.h>
 
 #include "core.h"
+#include "degrade.h"
 #include "magazine.h"
 
 /*
@@ -126,28 +127,20 @@ void		 pc_rseq_fork_child(void);
 
 /*
  * pc_cpu_current: the slot index of the processor the caller runs on now.
- * Where the system cannot say, threads are spread over the slots
- * round-robin: correct (slots are locked) but not per-processor.
+ * Where the system cannot say, or names a CPU beyond the slots,
+ * pc_cpu_fallback() chooses (a slot per thread, or the CPU number modulo
+ * the slots) and says so in the stats: correct, since slots are locked,
+ * but not per processor.
  */
 static inline unsigned
 pc_cpu_current(const pcache_t *pc)
 {
-#ifdef PCACHE_HAVE_SCHED_GETCPU
-	int cpu = sched_getcpu();
+	int cpu = pc_getcpu();
 
+	/* One compare: -1 (no CPU) converts to the largest unsigned. */
 	if (PC_LIKELY((unsigned)cpu < pc->ncpu))
 		return (unsigned)cpu;
-	return cpu < 0 ? 0 : (unsigned)cpu % pc->ncpu;
-#else
-	static atomic_uint next;
-	static _Thread_local unsigned mine = UINT32_MAX;
-
-	if (mine == UINT32_MAX) {
-		/* Relaxed: only hands out distinct numbers. */
-		mine = atomic_fetch_add_explicit(&next, 1, memory_order_relaxed);
-	}
-	return mine % pc->ncpu;
-#endif
+	return pc_cpu_fallback(cpu, pc->ncpu);
 }
 
 /*

@@ -24,9 +24,12 @@
  *
  * Where the kernel lacks rseq or that membarrier command, where glibc's
  * registration is absent and ours fails, or with PCACHE_RSEQ=0, caches use
- * the locked layer in percpu.c instead.  Like the locked layer, this one
- * reports a miss to its caller (NULL, false) instead of deciding what
- * comes next.
+ * the locked layer in percpu.c instead; pc->degraded records which of the
+ * system's parts was missing (PCACHE_RSEQ=0 is a choice, not recorded).
+ * A CPU numbered at or above the slots has no array: its threads' calls
+ * miss and go to the depot (PCACHE_DEGRADED_CPU_BEYOND).  Like the
+ * locked layer, this one reports a miss to its caller (NULL, false)
+ * instead of deciding what comes next.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -46,6 +49,7 @@
 
 ptrdiff_t pc_rseq_off;			/* struct rseq's offset from the thread pointer */
 static bool rseq_usable;
+static unsigned rseq_missing;		/* PCACHE_DEGRADED_* when the system said no */
 static bool rseq_ours;			/* glibc did not register: we do, per thread */
 static pthread_once_t rseq_once = PTHREAD_ONCE_INIT;
 
@@ -66,6 +70,20 @@ thread_pointer(void)
 	return tp;
 }
 
+/*
+ * rseq_cpu_here: the CPU number the kernel keeps in the calling thread's
+ * struct rseq; negative (as int32_t) while no area is registered.  No
+ * lock: the area is the thread's own.  Volatile, not atomic: the kernel
+ * rewrites it on every return to the thread, and a stale value costs
+ * only a miss.
+ */
+static inline uint32_t
+rseq_cpu_here(void)
+{
+	return *(volatile uint32_t *)(thread_pointer() + pc_rseq_off +
+	    offsetof(struct rseq, cpu_id));
+}
+
 static int
 membarrier(int cmd, unsigned flags, int cpu)
 {
@@ -84,7 +102,10 @@ register_thread(void)
 /*
  * rseq_probe: decide once whether the rseq layer can be used: the
  * environment allows it, a struct rseq is registered (glibc's, or ours for
- * this thread) and the kernel can restart sections on a chosen CPU.
+ * this thread when glibc made none, as with GLIBC_TUNABLES=
+ * glibc.pthread.rseq=0) and the kernel can restart sections on a chosen
+ * CPU.  When the system says no, rseq_missing records which part it
+ * lacked; PCACHE_RSEQ=0 is a choice and records nothing.
  */
 static void
 rseq_probe(void)
@@ -93,21 +114,29 @@ rseq_probe(void)
 
 	if (env != NULL && strcmp(env, "0") == 0)
 		return;
-	if (__rseq_size >= offsetof(struct rseq, flags) + sizeof(uint32_t) &&
+	bool nokernel = pc_sysfault(PC_SYSFAULT_RSEQ);
+
+	if (!nokernel &&
+	    __rseq_size >= offsetof(struct rseq, flags) + sizeof(uint32_t) &&
 	    (int32_t)((struct rseq *)(thread_pointer() +
 	    __rseq_offset))->cpu_id >= 0) {
 		pc_rseq_off = __rseq_offset;
 	} else {
 		pc_rseq_off = (char *)&rseq_area - thread_pointer();
 		rseq_ours = true;
-		if (register_thread() != 0)
+		if (nokernel || register_thread() != 0) {
+			rseq_missing = PCACHE_DEGRADED_NO_RSEQ;
 			return;
+		}
 	}
-	if (membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ, 0, 0) != 0)
+	/* The CPU from the area just checked: no sched_getcpu() needed. */
+	if (pc_sysfault(PC_SYSFAULT_MEMBARRIER) ||
+	    membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ, 0, 0) != 0 ||
+	    membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ,
+	    MEMBARRIER_CMD_FLAG_CPU, (int)rseq_cpu_here()) != 0) {
+		rseq_missing = PCACHE_DEGRADED_NO_MEMBARRIER;
 		return;
-	if (membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ,
-	    MEMBARRIER_CMD_FLAG_CPU, sched_getcpu()) != 0)
-		return;
+	}
 	rseq_usable = true;
 }
 
@@ -120,8 +149,12 @@ pc_rseq_init(pcache_t *pc)
 {
 	pthread_once(&rseq_once, rseq_probe);
 	/* Checked caches keep the locked layer: its hit paths are out of line. */
-	if (!rseq_usable || (pc->flags & PCACHE_DEBUG) != 0)
+	if ((pc->flags & PCACHE_DEBUG) != 0)
 		return 0;
+	if (!rseq_usable) {
+		pc->degraded |= rseq_missing;
+		return 0;
+	}
 	pc->rcap_init = pc_cpu_capacity(pc->objsize, pc->magsize);
 	pc->rcap = pc_cpu_capacity_max(pc->objsize, pc->magsize);
 	PC_ASSERT(pc->rcap <= PC_RSEQ_CAP_MAX);
@@ -249,6 +282,25 @@ thread_ready(void)
 }
 
 /*
+ * beyond_slots: whether the caller runs on a CPU the cache has no array
+ * for (brought online after the slots were sized): then every section
+ * fails, and rather than lock the depot for a refill or spill that
+ * cannot land, the miss goes straight to the caller's depot path, and the
+ * stats say so.  A thread without a registered area is not beyond.  No
+ * lock held.
+ */
+static bool
+beyond_slots(const pcache_t *pc)
+{
+	uint32_t cpu = rseq_cpu_here();
+
+	if (PC_LIKELY(cpu < pc->ncpu) || (int32_t)cpu < 0)
+		return false;
+	pc_degrade_note(PCACHE_DEGRADED_CPU_BEYOND);
+	return true;
+}
+
+/*
  * Capacity policy.  A CPU whose array misses (refills from the depot, or
  * spills to it) GROW_MISSES times within GROW_WINDOW_NS doubles its
  * capacity, up to pc->rcap: a working set larger than the array then
@@ -358,8 +410,8 @@ pc_rseq_cap(const pcache_t *pc, unsigned cpu)
  * pc_rseq_get_miss: the current CPU's array is empty or diverted.  Refill
  * it with a full magazine from the depot and pop again; if the refill does
  * not go through, serve the caller from that magazine.  NULL (a miss) when
- * the depot has no full magazine or the thread cannot run sections.  No
- * lock held.
+ * the depot has no full magazine, the thread cannot run sections or its
+ * CPU has no array.  No lock held.
  */
 void *
 pc_rseq_get_miss(pcache_t *pc)
@@ -373,6 +425,8 @@ pc_rseq_get_miss(pcache_t *pc)
 		if (obj != NULL)
 			return obj;
 	}
+	if (PC_UNLIKELY(beyond_slots(pc)))
+		return NULL;
 	/*
 	 * d->lock is held from taking the magazine until its objects are in
 	 * the array or back on a list: cached objects are never in private
@@ -447,7 +501,8 @@ push_here_woke(pcache_t *pc, void *obj)
 /*
  * pc_rseq_put_miss: the current CPU's array is full or diverted.  Spill a
  * magazine's worth of it to the depot and push again.  False when the
- * object could not be placed.  No lock held.
+ * object could not be placed (always, on a CPU without an array).  No
+ * lock held.
  */
 bool
 pc_rseq_put_miss(pcache_t *pc, void *obj)
@@ -455,6 +510,8 @@ pc_rseq_put_miss(pcache_t *pc, void *obj)
 	if (rseq_ours && (int32_t)rseq_area.cpu_id < 0 && thread_ready() &&
 	    push_here_woke(pc, obj))
 		return true;
+	if (PC_UNLIKELY(beyond_slots(pc)))
+		return false;
 	return rseq_spill(pc) && push_here_woke(pc, obj);
 }
 

@@ -11,8 +11,9 @@
 #include "api.h"
 
 /*
- * stats_fill: every figure of struct pcache_stats.  Reads each CPU (taking its slot lock on
- * the locked layer), then the depot, then the slab layer, one at a time.
+ * stats_fill: every figure of struct pcache_stats.  Reads each CPU (taking
+ * its slot lock on the locked layer), then the depot, then the slab
+ * layer, one at a time.
  */
 static int
 stats_fill(pcache_t *pc, struct pcache_stats *st)
@@ -24,6 +25,8 @@ stats_fill(pcache_t *pc, struct pcache_stats *st)
 	st->magsize = pc->magsize;
 	st->fastpath = pc->rseq ? PCACHE_FASTPATH_RSEQ :
 	    pc_cpu_enabled(pc) ? PCACHE_FASTPATH_LOCK : PCACHE_FASTPATH_NONE;
+	/* Why this cache has a slower layer, and what the process lacks. */
+	st->degraded = pc->degraded | pc_degrade_bits();
 	for (unsigned i = 0; pc_cpu_enabled(pc) && i < pc->ncpu; i++) {
 		struct pc_cpu_stats cs;
 		pc_cpu_stats(pc, i, &cs);
@@ -64,8 +67,16 @@ stats_fill(pcache_t *pc, struct pcache_stats *st)
 	return 0;
 }
 
-/* The struct as it was before pcache_get_stats_sized(): up to `fastpath`. */
+/*
+ * The struct's versions, by size: before pcache_get_stats_sized() (up to
+ * `fastpath`), then up to `rcu_batches`; `degraded` came after.  A caller
+ * compiled with an earlier version gets the fields it knows of.
+ */
 #define STATS_V1_SIZE	offsetof(struct pcache_stats, cpu_capacity)
+#define STATS_V2_SIZE	offsetof(struct pcache_stats, degraded)
+_Static_assert(STATS_V1_SIZE < STATS_V2_SIZE &&
+    STATS_V2_SIZE < sizeof(struct pcache_stats),
+    "pcache_stats grows only at its end");
 
 /*
  * pcache_get_stats_sized: see pcache.h.  Copies the first `size` bytes of

@@ -7,34 +7,52 @@
  * for the life of the process.  Slots are sized for every processor the
  * machine could bring online (the highest OS index in hwloc's complete
  * cpuset, plus one), so a CPU that appears later still finds its slot.
+ *
+ * Where hwloc cannot load a topology the library still runs: slots are
+ * sized from sysconf(_SC_NPROCESSORS_CONF) and the affinity mask, no CPU
+ * has a NUMA node, threads are bound with the affinity calls themselves,
+ * and the stats say PCACHE_DEGRADED_NO_TOPOLOGY.
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <hwloc.h>
 
 #include "topology.h"
 #include "core.h"
+#include "degrade.h"
 
 static pthread_once_t	 topo_once = PTHREAD_ONCE_INIT;
 static hwloc_topology_t	 topo;
-static bool		 topo_ok;
+static bool		 topo_ok;	/* hwloc's topology loaded */
 static unsigned		 topo_ncpu = 1;
 static int		*topo_node;	/* NUMA node of each CPU, or -1 */
 static hwloc_bitmap_t	 topo_allowed;	/* CPUs this process may use */
+#ifdef PCACHE_HAVE_SCHED_AFFINITY
+/*
+ * Without hwloc: the affinity mask at load, standing in for the allowed
+ * set (a fixed-size set: a machine past CPU_SETSIZE CPUs gets none, and
+ * no binding).
+ */
+static cpu_set_t	 fb_allowed;
+static bool		 fb_ok;
+#endif
 
 /*
- * topo_load: read the machine's topology.  Runs once.  On failure the
- * library still works with one slot and no binding.
+ * topo_load_hwloc: read the machine's topology from hwloc.  False, with
+ * nothing kept, when it cannot be had.  Runs once, from topo_load().
  */
-static void
-topo_load(void)
+static bool
+topo_load_hwloc(void)
 {
+	if (pc_sysfault(PC_SYSFAULT_TOPOLOGY))
+		return false;
 	if (hwloc_topology_init(&topo) != 0)
-		return;
+		return false;
 	if (hwloc_topology_load(topo) != 0) {
 		hwloc_topology_destroy(topo);
-		return;
+		return false;
 	}
 	int last = hwloc_bitmap_last(hwloc_topology_get_complete_cpuset(topo));
 	unsigned n = last >= 0 ? (unsigned)last + 1 : 1;
@@ -45,8 +63,9 @@ topo_load(void)
 		free(topo_node);
 		topo_node = NULL;
 		hwloc_bitmap_free(topo_allowed);
+		topo_allowed = NULL;
 		hwloc_topology_destroy(topo);
-		return;
+		return false;
 	}
 	for (unsigned i = 0; i < n; i++)
 		topo_node[i] = -1;
@@ -61,6 +80,55 @@ topo_load(void)
 	}
 	topo_ncpu = n;
 	topo_ok = true;
+	return true;
+}
+
+/*
+ * topo_fallback: no topology from hwloc.  Size the slots for the
+ * processors the system says are configured or the highest CPU the
+ * process may run on, whichever numbers higher (a CPU beyond them later
+ * shares a slot; percpu.h), at least one.  Runs once, from topo_load().
+ */
+static void
+topo_fallback(void)
+{
+	unsigned n = 1;
+
+#ifdef _SC_NPROCESSORS_CONF
+	long conf = sysconf(_SC_NPROCESSORS_CONF);
+	if (conf > 1)
+		n = conf < 65536 ? (unsigned)conf : 65536;
+#endif
+#ifdef PCACHE_HAVE_SCHED_AFFINITY
+	if (sched_getaffinity(0, sizeof(fb_allowed), &fb_allowed) == 0) {
+		fb_ok = true;
+		for (unsigned cpu = n; cpu < CPU_SETSIZE; cpu++) {
+			if (CPU_ISSET(cpu, &fb_allowed))
+				n = cpu + 1;
+		}
+	}
+#endif
+	topo_ncpu = n;
+}
+
+/*
+ * topo_load: read the machine's topology, or fall back without it, noting
+ * what the system could not give.  Runs once, under pthread_once(), which
+ * publishes what it wrote to every later reader.
+ */
+static void
+topo_load(void)
+{
+	if (pc_getcpu() < 0)
+		pc_degrade_note(PCACHE_DEGRADED_NO_GETCPU);
+	if (!topo_load_hwloc()) {
+		topo_fallback();
+		pc_degrade_note(PCACHE_DEGRADED_NO_TOPOLOGY);
+	}
+	/* The test build's hot-add: CPUs from `forced` on have no slot. */
+	unsigned forced = pc_sysfault_slots();
+	if (forced > 0 && forced < topo_ncpu)
+		topo_ncpu = forced;
 }
 
 static void
@@ -88,7 +156,8 @@ pc_topo_cpu_node(unsigned cpu)
 /*
  * pc_topo_allowed_cpus: the OS indices of the CPUs this process may run on,
  * up to `max` of them, in increasing order.  Returns how many there are
- * (possibly more than `max`), or 0 if the topology is unknown.
+ * (possibly more than `max`), or 0 if they are unknown.  Without hwloc,
+ * the affinity mask the process had when the topology was first needed.
  */
 int
 pc_topo_allowed_cpus(unsigned *cpus, unsigned max)
@@ -97,8 +166,18 @@ pc_topo_allowed_cpus(unsigned *cpus, unsigned max)
 	int n = 0;
 
 	topo_init();
-	if (!topo_ok)
-		return 0;
+	if (!topo_ok) {
+#ifdef PCACHE_HAVE_SCHED_AFFINITY
+		for (cpu = 0; fb_ok && cpu < CPU_SETSIZE; cpu++) {
+			if (!CPU_ISSET(cpu, &fb_allowed))
+				continue;
+			if ((unsigned)n < max)
+				cpus[n] = cpu;
+			n++;
+		}
+#endif
+		return n;
+	}
 	hwloc_bitmap_foreach_begin(cpu, topo_allowed) {
 		if ((unsigned)n < max)
 			cpus[n] = cpu;
@@ -108,16 +187,41 @@ pc_topo_allowed_cpus(unsigned *cpus, unsigned max)
 }
 
 /*
+ * fb_bind: pc_topo_bind_thread() without hwloc: the calling thread's
+ * affinity set to `set` directly.  0 or an errno value (ENOSYS where the
+ * mask was not read).  No lock: it changes the calling thread only.
+ */
+#ifdef PCACHE_HAVE_SCHED_AFFINITY
+static int
+fb_bind(const cpu_set_t *set)
+{
+	if (!fb_ok)
+		return ENOSYS;
+	return pthread_setaffinity_np(pthread_self(), sizeof(*set), set);
+}
+#endif
+
+/*
  * pc_topo_bind_thread: run the calling thread on `cpu` only.  Returns 0, or
- * an errno value (ENOSYS without a topology, EINVAL for a CPU the process
- * may not use).
+ * an errno value (ENOSYS without a topology or affinity calls, EINVAL for
+ * a CPU the process may not use).
  */
 int
 pc_topo_bind_thread(unsigned cpu)
 {
 	topo_init();
-	if (!topo_ok)
+	if (!topo_ok) {
+#ifdef PCACHE_HAVE_SCHED_AFFINITY
+		cpu_set_t one;
+		if (fb_ok && (cpu >= CPU_SETSIZE || !CPU_ISSET(cpu, &fb_allowed)))
+			return EINVAL;
+		CPU_ZERO(&one);
+		CPU_SET(cpu, &one);
+		return fb_bind(&one);
+#else
 		return ENOSYS;
+#endif
+	}
 	if (!hwloc_bitmap_isset(topo_allowed, cpu))
 		return EINVAL;
 	hwloc_bitmap_t set = hwloc_bitmap_alloc();
@@ -135,8 +239,13 @@ int
 pc_topo_unbind_thread(void)
 {
 	topo_init();
-	if (!topo_ok)
+	if (!topo_ok) {
+#ifdef PCACHE_HAVE_SCHED_AFFINITY
+		return fb_bind(&fb_allowed);
+#else
 		return ENOSYS;
+#endif
+	}
 	return hwloc_set_cpubind(topo, topo_allowed, HWLOC_CPUBIND_THREAD) == 0 ?
 	    0 : errno;
 }

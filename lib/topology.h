@@ -1,6 +1,7 @@
 /*
  * topology.h -- processors, NUMA nodes and thread binding, from hwloc (a
- * leaf: it calls nothing else in the library).
+ * leaf: it calls nothing else in the library but degrade.c, to say when
+ * hwloc or sched_getcpu() failed).
  *
  * Copyright (c) 2026 The libpcache developers.  BSD-2-Clause; see LICENSE.
  */
