@@ -122,6 +122,7 @@ struct pcache_stats {
 	uint64_t rcu_deferred;  /* objects put with pcache_put_rcu(), not landed */
 	uint64_t rcu_batches;   /* batches sent to call_rcu(): grace periods waited */
 	unsigned degraded;      /* PCACHE_DEGRADED_*: slower paths the system forced */
+	unsigned numa_domains;  /* NUMA domains, each with its depot and slabs */
 };
 
 /* One CPU's figures (pcache_get_cpu_stats()). */
@@ -158,14 +159,19 @@ struct pcache_cpu_stats {
  *   NO_TOPOLOGY    hwloc could not load the machine's topology: slots are
  *                  sized from sysconf(_SC_NPROCESSORS_CONF) and the
  *                  affinity mask, and no NUMA node is known.
- * The last three are facts about the process, reported by every cache;
- * the first two by each cache that would have used restartable sequences.
+ *   NO_MEMBIND     on a machine with several NUMA domains, binding a slab
+ *                  to its domain's memory failed: its pages land where
+ *                  they are first touched.
+ * NO_GETCPU to NO_MEMBIND are facts about the process, reported by every
+ * cache; the first two by each cache that would have used restartable
+ * sequences.
  */
 #define PCACHE_DEGRADED_NO_RSEQ		0x01
 #define PCACHE_DEGRADED_NO_MEMBARRIER	0x02
 #define PCACHE_DEGRADED_NO_GETCPU	0x04
 #define PCACHE_DEGRADED_CPU_BEYOND	0x08
 #define PCACHE_DEGRADED_NO_TOPOLOGY	0x10
+#define PCACHE_DEGRADED_NO_MEMBIND	0x20
 
 /*
  * pcache_create: make a cache of cfg->size-byte objects.

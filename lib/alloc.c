@@ -44,6 +44,9 @@ get_anywhere(pcache_t *pc, int flags, int *errp)
 {
 	void *obj = pc_depot_get(pc);	/* counted by the depot */
 
+	/* Another node's cached objects before this node's slabs grow. */
+	if (obj == NULL && pc_depot_pull_remote(pc))
+		obj = pc_depot_get(pc);
 	if (obj != NULL)
 		return obj;
 	obj = pc_obj_create(pc, flags, errp);

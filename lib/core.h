@@ -251,7 +251,8 @@ struct pcache {
 
 	/* slab.c, under slab_lock. */
 	pthread_mutex_t	 slab_lock;
-	struct pc_slab	*slabs[PC_NLISTS];
+	struct pc_slab	*slabs[PC_MAX_DOMAINS][PC_NLISTS];	/* per domain */
+	unsigned	 ndomain;	/* NUMA domains: depots and slab lists */
 	size_t		 nslabs;
 	size_t		 nout;		/* objects out of the slab layer */
 	size_t		 nfree;		/* raw objects on slab free lists */

@@ -36,6 +36,7 @@ dump_degraded(FILE *out, unsigned bits)
 		{ PCACHE_DEGRADED_NO_GETCPU, "NO_GETCPU (a slot per thread)" },
 		{ PCACHE_DEGRADED_CPU_BEYOND, "CPU_BEYOND (CPUs past the slots share them)" },
 		{ PCACHE_DEGRADED_NO_TOPOLOGY, "NO_TOPOLOGY (slots from sysconf, no NUMA)" },
+		{ PCACHE_DEGRADED_NO_MEMBIND, "NO_MEMBIND (slabs where first touched)" },
 	};
 	const char *sep = "";
 

@@ -47,7 +47,7 @@ pc_unlock_all(pcache_t *pc)
 pc_mag_t *
 pc_detach_all_locked(pcache_t *pc, size_t *nbuf)
 {
-	pc_mag_t *chain = pc_depot_detach_locked(pc->depot);
+	pc_mag_t *chain = pc_depot_detach_all_locked(pc);
 
 	*nbuf = 0;
 	for (unsigned i = 0; pc_cpu_enabled(pc) && i < pc->ncpu; i++) {
@@ -65,7 +65,7 @@ pc_detach_all_locked(pcache_t *pc, size_t *nbuf)
 uint64_t
 pc_cached_all_locked(pcache_t *pc)
 {
-	uint64_t cached = pc_depot_cached_locked(pc->depot) +
+	uint64_t cached = pc_depot_cached_all_locked(pc) +
 	    pc_dbg_quarantined(pc, -1);
 
 	for (unsigned i = 0; pc_cpu_enabled(pc) && i < pc->ncpu; i++)

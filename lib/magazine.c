@@ -155,61 +155,79 @@ pc_mutex_init_adaptive(pthread_mutex_t *m)
 }
 
 /*
- * pc_depot_init: an empty depot, on a cache line of its own.  Returns 0,
- * ENOMEM or the mutex error.
+ * pc_depot_init: an empty depot per NUMA domain (pc->ndomain, set by the
+ * slab layer), each on cache lines of its own.  Returns 0, ENOMEM or the
+ * mutex error.
  */
 int
 pc_depot_init(pcache_t *pc)
 {
-	size_t len = (sizeof(pc_depot_t) + PC_CACHELINE - 1) &
-	    ~(size_t)(PC_CACHELINE - 1);
-	pc_depot_t *d = aligned_alloc(PC_CACHELINE, len);
-	int error;
+	unsigned nd = pc->ndomain > 0 ? pc->ndomain : 1;
+	char *mem = aligned_alloc(PC_CACHELINE, nd * PC_DEPOT_STRIDE);
+	int error = 0;
+	unsigned i;
 
-	if (d == NULL)
+	if (mem == NULL)
 		return ENOMEM;
-	d->full = d->empty = NULL;
-	d->nfull = d->nempty = d->nfull_min = d->nempty_min = 0;
-	d->loose = &pc_mag_none;
-	d->gets = d->puts = 0;
-	if ((error = pc_mutex_init_adaptive(&d->lock)) != 0) {
-		free(d);
-		return error;
+	pc->ndomain = nd;
+	pc->depot = (pc_depot_t *)mem;
+	for (i = 0; i < nd; i++) {
+		pc_depot_t *d = pc_depot_at(pc, i);
+		d->full = d->empty = NULL;
+		d->nfull = d->nempty = d->nfull_min = d->nempty_min = 0;
+		d->loose = &pc_mag_none;
+		d->gets = d->puts = 0;
+		if ((error = pc_mutex_init_adaptive(&d->lock)) != 0)
+			break;
 	}
-	pc->depot = d;
-	return 0;
+	if (error != 0) {
+		while (i-- > 0)
+			pthread_mutex_destroy(&pc_depot_at(pc, i)->lock);
+		free(mem);
+		pc->depot = NULL;
+	}
+	return error;
 }
 
-/* pc_depot_fini: free the depot and its (empty) magazines.  Nobody else uses it. */
+/*
+ * pc_depot_fini: free the depots and their (empty) magazines.  Nobody else
+ * uses the cache.
+ */
 void
 pc_depot_fini(pcache_t *pc)
 {
-	pc_depot_t *d = pc->depot;
-
-	if (d == NULL)
+	if (pc->depot == NULL)
 		return;
-	pc_mag_destroy_chain(pc, d->full);
-	pc_mag_destroy_chain(pc, d->empty);
-	if (d->loose != &pc_mag_none) {
-		d->loose->next = NULL;
-		pc_mag_destroy_chain(pc, d->loose);
+	for (unsigned i = 0; i < pc->ndomain; i++) {
+		pc_depot_t *d = pc_depot_at(pc, i);
+		pc_mag_destroy_chain(pc, d->full);
+		pc_mag_destroy_chain(pc, d->empty);
+		if (d->loose != &pc_mag_none) {
+			d->loose->next = NULL;
+			pc_mag_destroy_chain(pc, d->loose);
+		}
+		pthread_mutex_destroy(&d->lock);
 	}
-	pthread_mutex_destroy(&d->lock);
-	free(d);
+	free(pc->depot);
 	pc->depot = NULL;
 }
 
-/* pc_depot_lock, pc_depot_unlock: hold the depot (lock order 5). */
+/*
+ * pc_depot_lock, pc_depot_unlock: hold every depot (lock order 5), in
+ * domain order: whoever holds two depots takes them in that order.
+ */
 void
 pc_depot_lock(pcache_t *pc)
 {
-	pthread_mutex_lock(&pc->depot->lock);
+	for (unsigned i = 0; i < pc->ndomain; i++)
+		pthread_mutex_lock(&pc_depot_at(pc, i)->lock);
 }
 
 void
 pc_depot_unlock(pcache_t *pc)
 {
-	pthread_mutex_unlock(&pc->depot->lock);
+	for (unsigned i = pc->ndomain; i-- > 0;)
+		pthread_mutex_unlock(&pc_depot_at(pc, i)->lock);
 }
 
 /*
@@ -280,15 +298,17 @@ pc_depot_return_locked(pc_depot_t *d, pc_mag_t *m)
 }
 
 /*
- * pc_depot_stock_empty: add a new empty magazine to the depot.  Takes
- * d->lock.
+ * pc_depot_stock_empty: add a new empty magazine to the caller's domain's
+ * depot.  Takes d->lock.
  */
 void
 pc_depot_stock_empty(pcache_t *pc, pc_mag_t *m)
 {
-	pthread_mutex_lock(&pc->depot->lock);
-	pc_depot_give_empty(pc->depot, m);
-	pthread_mutex_unlock(&pc->depot->lock);
+	pc_depot_t *d = pc_depot_here(pc);
+
+	pthread_mutex_lock(&d->lock);
+	pc_depot_give_empty(d, m);
+	pthread_mutex_unlock(&d->lock);
 }
 
 /*
@@ -299,7 +319,7 @@ pc_depot_stock_empty(pcache_t *pc, pc_mag_t *m)
 void *
 pc_depot_get(pcache_t *pc)
 {
-	pc_depot_t *d = pc->depot;
+	pc_depot_t *d = pc_depot_here(pc);
 	void *obj = NULL;
 
 	pthread_mutex_lock(&d->lock);
@@ -321,6 +341,40 @@ pc_depot_get(pcache_t *pc)
 }
 
 /*
+ * pc_depot_pull_remote: the caller's domain's depot is out of full
+ * magazines: move one from another domain's depot into it, so that a get
+ * takes cached objects before the slab layer grows (the NUMA policy:
+ * local first, but nothing stays idle on one node while another
+ * allocates).  Both depots are held at once, in domain order, so the
+ * magazine is never in private hands.  True if one moved.  Takes the two
+ * depot locks.
+ */
+bool
+pc_depot_pull_remote(pcache_t *pc)
+{
+	if (pc->ndomain < 2)
+		return false;
+	unsigned here = pc_topo_current_domain() % pc->ndomain;
+	pc_depot_t *dh = pc_depot_at(pc, here);
+
+	for (unsigned i = 1; i < pc->ndomain; i++) {
+		unsigned r = (here + i) % pc->ndomain;
+		pc_depot_t *dr = pc_depot_at(pc, r);
+		pc_depot_t *first = r < here ? dr : dh, *second = r < here ? dh : dr;
+		pthread_mutex_lock(&first->lock);
+		pthread_mutex_lock(&second->lock);
+		pc_mag_t *m = pc_depot_take_full(dr);
+		if (m != NULL)
+			pc_depot_give_full(dh, m);
+		pthread_mutex_unlock(&second->lock);
+		pthread_mutex_unlock(&first->lock);
+		if (m != NULL)
+			return true;
+	}
+	return false;
+}
+
+/*
  * pc_depot_put: put one constructed object in the depot's loose magazine,
  * exchanging a full one for an empty one as needed.  When no magazine can
  * be had the object is destructed instead.  Wakes hard-limit sleepers.
@@ -329,7 +383,7 @@ pc_depot_get(pcache_t *pc)
 void
 pc_depot_put(pcache_t *pc, void *obj)
 {
-	pc_depot_t *d = pc->depot;
+	pc_depot_t *d = pc_depot_here(pc);
 
 	for (;;) {
 		pthread_mutex_lock(&d->lock);
@@ -373,7 +427,7 @@ pc_depot_put(pcache_t *pc, void *obj)
 void
 pc_depot_return_chain(pcache_t *pc, pc_mag_t *chain)
 {
-	pc_depot_t *d = pc->depot;
+	pc_depot_t *d = pc_depot_here(pc);
 	bool objects = false;
 
 	pthread_mutex_lock(&d->lock);
@@ -400,7 +454,7 @@ pc_depot_return_chain(pcache_t *pc, pc_mag_t *chain)
 size_t
 pc_depot_put_many(pcache_t *pc, void *const *objs, size_t n)
 {
-	pc_depot_t *d = pc->depot;
+	pc_depot_t *d = pc_depot_here(pc);
 	size_t placed = 0;
 	size_t want = (n + pc->magsize - 1) / pc->magsize;
 	pc_mag_t *empties = NULL, *fulls = NULL, *m;
@@ -474,7 +528,7 @@ pc_depot_get_many_locked(pc_depot_t *d, void **objs, size_t n, pc_mag_t **rest)
 size_t
 pc_depot_get_many(pcache_t *pc, void **objs, size_t n)
 {
-	pc_depot_t *d = pc->depot;
+	pc_depot_t *d = pc_depot_here(pc);
 	pc_mag_t *rest;
 
 	pthread_mutex_lock(&d->lock);
@@ -506,6 +560,41 @@ pc_depot_detach_locked(pc_depot_t *d)
 }
 
 /*
+ * pc_depot_detach_all_locked: pc_depot_detach_locked() of every domain's
+ * depot, as one chain.  Every depot held (pc_depot_lock()).
+ */
+pc_mag_t *
+pc_depot_detach_all_locked(pcache_t *pc)
+{
+	pc_mag_t *chain = NULL;
+
+	for (unsigned i = 0; i < pc->ndomain; i++) {
+		pc_mag_t *c = pc_depot_detach_locked(pc_depot_at(pc, i));
+		while (c != NULL) {
+			pc_mag_t *next = c->next;
+			c->next = chain;
+			chain = c;
+			c = next;
+		}
+	}
+	return chain;
+}
+
+/*
+ * pc_depot_cached_all_locked: constructed objects in every depot.  Every
+ * depot held.
+ */
+uint64_t
+pc_depot_cached_all_locked(pcache_t *pc)
+{
+	uint64_t n = 0;
+
+	for (unsigned i = 0; i < pc->ndomain; i++)
+		n += pc_depot_cached_locked(pc_depot_at(pc, i));
+	return n;
+}
+
+/*
  * pc_depot_cached_locked: constructed objects in the depot.  d->lock held.
  */
 uint64_t
@@ -527,7 +616,7 @@ pc_depot_cached_locked(const pc_depot_t *d)
 void
 pc_depot_recycle(pcache_t *pc, pc_mag_t *chain)
 {
-	pc_depot_t *d = pc->depot;
+	pc_depot_t *d = pc_depot_here(pc);
 
 	pthread_mutex_lock(&d->lock);
 	while (chain != NULL) {
@@ -539,6 +628,8 @@ pc_depot_recycle(pcache_t *pc, pc_mag_t *chain)
 	pthread_mutex_unlock(&d->lock);
 }
 
+static void	 depot_trim(pcache_t *pc, pc_depot_t *d);
+
 /*
  * pc_depot_trim: free the magazines that sat unused in the depot since the
  * last trim (the smallest length each list had meanwhile), destructing the
@@ -547,7 +638,14 @@ pc_depot_recycle(pcache_t *pc, pc_mag_t *chain)
 void
 pc_depot_trim(pcache_t *pc)
 {
-	pc_depot_t *d = pc->depot;
+	for (unsigned i = 0; i < pc->ndomain; i++)
+		depot_trim(pc, pc_depot_at(pc, i));
+}
+
+/* depot_trim: pc_depot_trim() of one depot.  Takes d->lock. */
+static void
+depot_trim(pcache_t *pc, pc_depot_t *d)
+{
 	pc_mag_t *full = NULL, *empty = NULL;
 
 	pthread_mutex_lock(&d->lock);
@@ -570,20 +668,22 @@ pc_depot_trim(pcache_t *pc)
 }
 
 /*
- * pc_depot_stats: the depot's single-object counts, cached objects and
- * list lengths.  Takes d->lock.
+ * pc_depot_stats: the depots' single-object counts, cached objects and
+ * list lengths, summed over the domains.  Takes each d->lock in turn.
  */
 void
 pc_depot_stats(pcache_t *pc, uint64_t *gets, uint64_t *puts, uint64_t *cached,
     uint64_t *nfull, uint64_t *nempty)
 {
-	pc_depot_t *d = pc->depot;
-
-	pthread_mutex_lock(&d->lock);
-	*gets = d->gets;
-	*puts = d->puts;
-	*cached = pc_depot_cached_locked(d);
-	*nfull = d->nfull;
-	*nempty = d->nempty;
-	pthread_mutex_unlock(&d->lock);
+	*gets = *puts = *cached = *nfull = *nempty = 0;
+	for (unsigned i = 0; i < pc->ndomain; i++) {
+		pc_depot_t *d = pc_depot_at(pc, i);
+		pthread_mutex_lock(&d->lock);
+		*gets += d->gets;
+		*puts += d->puts;
+		*cached += pc_depot_cached_locked(d);
+		*nfull += d->nfull;
+		*nempty += d->nempty;
+		pthread_mutex_unlock(&d->lock);
+	}
 }

@@ -8,6 +8,7 @@
 #define PC_MAGAZINE_H
 
 #include "core.h"
+#include "topology.h"
 
 /* A magazine: a stack of constructed objects. */
 typedef struct pc_mag {
@@ -18,7 +19,7 @@ typedef struct pc_mag {
 } pc_mag_t;
 
 /*
- * The depot: full and empty magazines, and one loose magazine through which
+ * A depot (one per NUMA domain): full and empty magazines, and one loose magazine through which
  * single objects pass when a CPU slot is busy or the cache has no CPU layer.
  * The *_min figures are the smallest list lengths seen since the last
  * reclaim: that many magazines were not needed and may be freed.  Every
@@ -32,6 +33,33 @@ typedef struct pc_depot {
 	pc_mag_t	*loose;		/* never NULL after creation */
 	uint64_t	 gets, puts;	/* single objects through `loose` */
 } pc_depot_t;
+
+/* Depots sit a cache line (or more) apart, one per NUMA domain. */
+#define PC_DEPOT_STRIDE	((sizeof(pc_depot_t) + PC_CACHELINE - 1) & \
+			    ~(size_t)(PC_CACHELINE - 1))
+
+/* pc_depot_at: the depot of NUMA domain `dom` (< pc->ndomain). */
+static inline pc_depot_t *
+pc_depot_at(const pcache_t *pc, unsigned dom)
+{
+	return (pc_depot_t *)((char *)pc->depot + (size_t)dom * PC_DEPOT_STRIDE);
+}
+
+/* pc_depot_here: the depot of the domain the caller runs in now. */
+static inline pc_depot_t *
+pc_depot_here(const pcache_t *pc)
+{
+	return pc->ndomain < 2 ? pc->depot :
+	    pc_depot_at(pc, pc_topo_current_domain() % pc->ndomain);
+}
+
+/* pc_depot_of_cpu: the depot of CPU slot `cpu`'s domain. */
+static inline pc_depot_t *
+pc_depot_of_cpu(const pcache_t *pc, unsigned cpu)
+{
+	return pc->ndomain < 2 ? pc->depot :
+	    pc_depot_at(pc, pc_topo_cpu_domain(cpu) % pc->ndomain);
+}
 
 extern pc_mag_t	 pc_mag_none;	/* stands in for a missing magazine: empty and full */
 unsigned	 pc_mag_capacity(size_t objsize);
@@ -57,6 +85,8 @@ size_t		 pc_depot_get_many_locked(pc_depot_t *d, void **objs, size_t n,
 		    pc_mag_t **rest);
 pc_mag_t	*pc_depot_detach_locked(pc_depot_t *d);
 uint64_t	 pc_depot_cached_locked(const pc_depot_t *d);
+pc_mag_t	*pc_depot_detach_all_locked(pcache_t *pc);
+uint64_t	 pc_depot_cached_all_locked(pcache_t *pc);
 
 /* Taking the depot lock themselves. */
 void		 pc_depot_stock_empty(pcache_t *pc, pc_mag_t *m);
@@ -64,6 +94,7 @@ void		 pc_depot_return_chain(pcache_t *pc, pc_mag_t *chain);
 size_t		 pc_depot_put_many(pcache_t *pc, void *const *objs, size_t n);
 size_t		 pc_depot_get_many(pcache_t *pc, void **objs, size_t n);
 void		*pc_depot_get(pcache_t *pc);
+bool		 pc_depot_pull_remote(pcache_t *pc);
 void		 pc_depot_put(pcache_t *pc, void *obj);
 void		 pc_depot_recycle(pcache_t *pc, pc_mag_t *chain);
 void		 pc_depot_trim(pcache_t *pc);

@@ -58,7 +58,7 @@ pc_slot_get_miss(pcache_t *pc, pc_slot_t *s)
 
 	PC_ASSERT(slot_held(s));
 	if (m->n == 0) {
-		pc_depot_t *d = pc->depot;
+		pc_depot_t *d = pc_depot_of_cpu(pc, (unsigned)(s - pc->slots));
 		pthread_mutex_lock(&d->lock);
 		pc_mag_t *f = pc_depot_take_full(d);
 		if (f != NULL && m != &pc_mag_none)
@@ -93,7 +93,7 @@ slot_put_exchange(pcache_t *pc, pc_slot_t *s, void *obj)
 
 	PC_ASSERT(slot_held(s));
 	if (m->n != 0 || m == &pc_mag_none) {
-		pc_depot_t *d = pc->depot;
+		pc_depot_t *d = pc_depot_of_cpu(pc, (unsigned)(s - pc->slots));
 		pthread_mutex_lock(&d->lock);
 		pc_mag_t *e = pc_depot_take_empty(d);
 		if (e != NULL && m != &pc_mag_none) {

@@ -59,8 +59,8 @@ typedef struct pc_rslot {
  * seen at the last reclaim, to tell an idle CPU.
  */
 struct pc_rpolicy {
-	uint64_t	 window;	/* start of the current miss window, ns */
-	unsigned	 misses;	/* misses in that window */
+	_Atomic(uint64_t) window;	/* start of the current miss window, ns */
+	atomic_uint	 misses;	/* misses in that window */
 	uint64_t	 seen;		/* puts + refilled + taken at the last reclaim */
 };
 

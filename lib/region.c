@@ -47,12 +47,13 @@ env_region_bytes(void)
 
 /*
  * pc_region_init: reserve a region for slabs of `slabsize` (a power of
- * two) bytes.  False, with r->len 0, when the environment says
- * PCACHE_REGION=0 (or a size under 64 slabs), the address space is too
- * small, or the system refuses; the cache then does without.
+ * two) bytes, in `ndom` equal parts (one per NUMA domain).  False, with
+ * r->len 0, when the environment says PCACHE_REGION=0 (or a size under 64
+ * slabs a part), the address space is too small, or the system refuses;
+ * the cache then does without.
  */
 bool
-pc_region_init(struct pc_region *r, size_t slabsize)
+pc_region_init(struct pc_region *r, size_t slabsize, unsigned ndom)
 {
 	uint64_t most = env_region_bytes();
 
@@ -62,8 +63,9 @@ pc_region_init(struct pc_region *r, size_t slabsize)
 	size_t nslabs = (size_t)(most / slabsize);
 	if (nslabs > REGION_MAX_SLABS)
 		nslabs = REGION_MAX_SLABS;
-	if (nslabs < 64)
+	if (ndom < 1 || ndom > PC_MAX_DOMAINS || nslabs / ndom < 64)
 		return false;
+	nslabs -= nslabs % ndom;
 	size_t len = nslabs * slabsize;
 	size_t maplen = len + slabsize;	/* room to align the base */
 	char *map = mmap(NULL, maplen, PROT_READ | PROT_WRITE,
@@ -88,6 +90,10 @@ pc_region_init(struct pc_region *r, size_t slabsize)
 		r->shift++;
 	r->live = (_Atomic(uint64_t) *)meta;
 	r->spare = (uint32_t *)(meta + nslabs / 8);
+	r->ndom = ndom;
+	r->domslabs = nslabs / ndom;
+	for (unsigned d = 0; d < ndom; d++)
+		r->next[d] = d * r->domslabs;
 	return true;
 }
 
@@ -103,19 +109,23 @@ pc_region_fini(struct pc_region *r)
 }
 
 /*
- * pc_region_take: a slab's place in the region, released places first, or
- * NULL when the region is full (or absent).  Not yet live: the caller
- * marks it once the slab is set up.  Serialised by the caller.
+ * pc_region_take: a slab's place in domain `dom`'s part of the region,
+ * released places first, or NULL when that part is full (or there is no
+ * region).  Not yet live: the caller marks it once the slab is set up.
+ * Serialised by the caller.
  */
 void *
-pc_region_take(struct pc_region *r)
+pc_region_take(struct pc_region *r, unsigned dom)
 {
 	size_t i;
 
-	if (r->nspare > 0)
-		i = r->spare[--r->nspare];
-	else if (r->next < r->nslabs)
-		i = r->next++;
+	if (r->len == 0 || dom >= r->ndom)
+		return NULL;
+	if (r->dspare[dom] > 0) {
+		i = r->spare[dom * r->domslabs + --r->dspare[dom]];
+		r->nspare--;
+	} else if (r->next[dom] < (dom + 1) * r->domslabs)
+		i = r->next[dom]++;
 	else
 		return NULL;
 	return (void *)(r->base + ((uintptr_t)i << r->shift));
@@ -131,8 +141,11 @@ pc_region_give(struct pc_region *r, void *slab)
 {
 	size_t i = ((uintptr_t)slab - r->base) >> r->shift;
 
+	size_t dom = i / r->domslabs;
+
 	(void)madvise(slab, (size_t)1 << r->shift, MADV_DONTNEED);
-	r->spare[r->nspare++] = (uint32_t)i;
+	r->spare[dom * r->domslabs + r->dspare[dom]++] = (uint32_t)i;
+	r->nspare++;
 }
 
 /*

@@ -14,6 +14,10 @@
  * the region is full, or could not be reserved (a 32-bit address space, a
  * strict overcommit policy, PCACHE_REGION=0), slabs come from plain
  * mappings and are checked through the page map instead.
+ *
+ * On a NUMA machine the region is cut into one equal part per domain, so
+ * that a slab's domain is its place divided by the part's length: no
+ * header to read on the way to the depot of the object's home node.
  */
 #ifndef PC_REGION_H
 #define PC_REGION_H
@@ -23,22 +27,27 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "topology.h"
+
 struct pc_region {
 	uintptr_t	 base;		/* first slab; 0 when there is no region */
 	size_t		 len;		/* bytes; 0 when there is no region */
 	unsigned	 shift;		/* log2 of the slab size */
 	size_t		 nslabs;	/* len >> shift */
 	_Atomic(uint64_t) *live;	/* a bit per slab: carved and not released */
-	uint32_t	*spare;		/* stack of released slab indices */
-	size_t		 nspare;
-	size_t		 next;		/* first slab never carved */
+	size_t		 ndom;		/* parts, one per domain */
+	size_t		 domslabs;	/* slabs per part */
+	uint32_t	*spare;		/* per part, a stack of released slab indices */
+	size_t		 nspare;	/* in all parts */
+	size_t		 dspare[PC_MAX_DOMAINS];	/* in each part */
+	size_t		 next[PC_MAX_DOMAINS];	/* each part's first slab never carved */
 	void		*map, *meta;	/* the mappings, for release */
 	size_t		 maplen, metalen;
 };
 
-bool		 pc_region_init(struct pc_region *r, size_t slabsize);
+bool		 pc_region_init(struct pc_region *r, size_t slabsize, unsigned ndom);
 void		 pc_region_fini(struct pc_region *r);
-void		*pc_region_take(struct pc_region *r);
+void		*pc_region_take(struct pc_region *r, unsigned dom);
 void		 pc_region_give(struct pc_region *r, void *slab);
 void		 pc_region_mark(struct pc_region *r, const void *slab, bool live);
 
@@ -55,6 +64,13 @@ pc_region_live(const struct pc_region *r, uintptr_t off)
 	/* Relaxed: see above; pc_region_mark() publishes with the slab lists. */
 	return (atomic_load_explicit(&r->live[i >> 6], memory_order_relaxed) >>
 	    (i & 63)) & 1;
+}
+
+/* pc_region_domain: the domain of the part byte offset `off` lies in. */
+static inline unsigned
+pc_region_domain(const struct pc_region *r, uintptr_t off)
+{
+	return r->ndom < 2 ? 0 : (unsigned)((off >> r->shift) / r->domslabs);
 }
 
 #endif /* PC_REGION_H */

@@ -333,17 +333,24 @@ note_miss(pcache_t *pc, char *slot)
 	struct pc_rpolicy *p = &pc->rpol[(size_t)(slot - pc->rslots) / pc->rstride];
 	uint64_t now = now_ns();
 
-	PC_ASSERT(pc_mutex_held(&pc->depot->lock));
-	if (now - p->window > GROW_WINDOW_NS) {
-		p->window = now;
-		p->misses = 0;
+	/*
+	 * Relaxed, all: a heuristic.  The depot lock held is the caller's
+	 * domain's when it began; a thread that migrated to another domain
+	 * since may update this CPU's policy beside a holder of that one's,
+	 * which can miscount a window, never corrupt a cache.
+	 */
+	if (now - atomic_load_explicit(&p->window, memory_order_relaxed) >
+	    GROW_WINDOW_NS) {
+		atomic_store_explicit(&p->window, now, memory_order_relaxed);
+		atomic_store_explicit(&p->misses, 0, memory_order_relaxed);
 	}
 	/* Relaxed: cap is written under the depot lock; sections read it raw. */
 	unsigned cap = atomic_load_explicit(&s->cap, memory_order_relaxed);
-	if (++p->misses >= GROW_MISSES && cap < pc->rcap) {
+	if (atomic_fetch_add_explicit(&p->misses, 1, memory_order_relaxed) + 1 >=
+	    GROW_MISSES && cap < pc->rcap) {
 		cap = 2 * cap < pc->rcap ? 2 * cap : (unsigned)pc->rcap;
 		atomic_store_explicit(&s->cap, cap, memory_order_relaxed);
-		p->misses = 0;
+		atomic_store_explicit(&p->misses, 0, memory_order_relaxed);
 	}
 }
 
@@ -370,7 +377,9 @@ pc_rseq_shrink_idle(pcache_t *pc, unsigned cpu)
 	pc_rslot_t *s = rslot(pc, cpu);
 	struct pc_rpolicy *p = &pc->rpol[cpu];
 
-	pthread_mutex_lock(&pc->depot->lock);
+	pc_depot_t *d = pc_depot_of_cpu(pc, cpu);
+
+	pthread_mutex_lock(&d->lock);
 	uint64_t seen = traffic(s);
 	unsigned cap = atomic_load_explicit(&s->cap, memory_order_relaxed);
 	if (seen == p->seen && cap > pc->rcap_init) {
@@ -381,7 +390,7 @@ pc_rseq_shrink_idle(pcache_t *pc, unsigned cpu)
 			size_t n = PC_RSLOT_N(s->word);
 			if (n <= cap)
 				break;
-			pc_mag_t *m = pc_depot_take_empty(pc->depot);
+			pc_mag_t *m = pc_depot_take_empty(d);
 			if (m == NULL && (m = pc_mag_alloc(pc)) == NULL)
 				break;
 			size_t k = n - cap < m->cap ? n - cap : m->cap;
@@ -390,12 +399,12 @@ pc_rseq_shrink_idle(pcache_t *pc, unsigned cpu)
 			s->word -= k;
 			/* Relaxed: a statistic. */
 			atomic_fetch_add_explicit(&s->taken, k, memory_order_relaxed);
-			pc_depot_give_full(pc->depot, m);
+			pc_depot_give_full(d, m);
 		}
 		seen = traffic(s);
 	}
 	p->seen = seen;
-	pthread_mutex_unlock(&pc->depot->lock);
+	pthread_mutex_unlock(&d->lock);
 }
 
 /* pc_rseq_cap: CPU cpu's capacity now. */
@@ -416,7 +425,7 @@ pc_rseq_cap(const pcache_t *pc, unsigned cpu)
 void *
 pc_rseq_get_miss(pcache_t *pc)
 {
-	pc_depot_t *d = pc->depot;
+	pc_depot_t *d = pc_depot_here(pc);
 
 	if (rseq_ours && (int32_t)rseq_area.cpu_id < 0) {
 		if (!thread_ready())
@@ -464,7 +473,7 @@ pc_rseq_get_miss(pcache_t *pc)
 static bool
 rseq_spill(pcache_t *pc)
 {
-	pc_depot_t *d = pc->depot;
+	pc_depot_t *d = pc_depot_here(pc);
 	pc_mag_t *spare = NULL;
 
 	pthread_mutex_lock(&d->lock);
@@ -525,7 +534,7 @@ pc_rseq_put_miss(pcache_t *pc, void *obj)
 size_t
 pc_rseq_get_bulk(pcache_t *pc, void **objs, size_t n)
 {
-	pc_depot_t *d = pc->depot;
+	pc_depot_t *d = pc_depot_here(pc);
 	size_t got = take_here(pc, objs, n, true);	/* counted by the array */
 
 	if (got < n) {
@@ -588,9 +597,10 @@ pc_rseq_put_bulk(pcache_t *pc, void *const *objs, size_t n)
 		i += k;
 		if (fulls == NULL && refill_here(pc, run, k, true))
 			continue;
-		pthread_mutex_lock(&pc->depot->lock);
-		pc_mag_t *m = pc_depot_take_empty(pc->depot);
-		pthread_mutex_unlock(&pc->depot->lock);
+		pc_depot_t *d = pc_depot_here(pc);
+		pthread_mutex_lock(&d->lock);
+		pc_mag_t *m = pc_depot_take_empty(d);
+		pthread_mutex_unlock(&d->lock);
 		if (m == NULL && (m = pc_mag_alloc(pc)) == NULL) {
 			for (size_t j = 0; j < k; j++) {
 				if (!pc_rseq_put_miss(pc, run[j]))

@@ -22,6 +22,7 @@
 #include <urcu/flavor.h>
 
 #include "debug.h"
+#include "degrade.h"
 #include "slab.h"
 
 #define PC_DEFAULT_ALIGN 16
@@ -29,40 +30,50 @@
 #define PC_AUTO_SLAB_MAX ((size_t)1 << 20)
 
 /*
- * builtin_alloc: `size` bytes of fresh anonymous memory aligned to `size`,
- * or NULL: a place in the cache's region (ctx) when it has one and room,
+ * builtin_alloc_dom: `size` bytes of fresh anonymous memory aligned to
+ * `size`, bound to domain `dom`'s memory on a NUMA machine, or NULL: a
+ * place in dom's part of the cache's region when it has one and room,
  * else a mapping of its own, made twice the size and trimmed at both ends
- * when the system page is smaller than the slab.  No lock held; takes
- * slab_lock for the region.
+ * when the system page is smaller than the slab.  A failed binding leaves
+ * the memory where first touch puts it, and says so in the stats.  No
+ * lock held; takes slab_lock for the region.
  */
+static void *
+builtin_alloc_dom(pcache_t *pc, size_t size, unsigned dom)
+{
+	char *p = NULL;
+
+	if (pc->region.len != 0) {
+		pthread_mutex_lock(&pc->slab_lock);
+		p = pc_region_take(&pc->region, dom);
+		pthread_mutex_unlock(&pc->slab_lock);
+	}
+	if (p == NULL) {
+		size_t pgsz = (size_t)sysconf(_SC_PAGESIZE);
+		size_t len = size <= pgsz ? size : 2 * size;
+		char *m = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (m == MAP_FAILED)
+			return NULL;
+		p = (char *)(((uintptr_t)m + size - 1) & ~(uintptr_t)(size - 1));
+		if (p > m)
+			munmap(m, (size_t)(p - m));
+		if (p + size < m + len)
+			munmap(p + size, (size_t)(m + len - (p + size)));
+	}
+	if (pc->ndomain > 1 && pc_topo_bind_area(p, size, dom) != 0)
+		pc_degrade_note(PCACHE_DEGRADED_NO_MEMBIND);
+	return p;
+}
+
+/* builtin_alloc: the built-in allocator's entry, for the caller's domain. */
 static void *
 builtin_alloc(void *ctx, size_t size, int flags)
 {
 	pcache_t *pc = ctx;
+
 	(void)flags;
-
-	if (pc->region.len != 0) {
-		pthread_mutex_lock(&pc->slab_lock);
-		void *p = pc_region_take(&pc->region);
-		pthread_mutex_unlock(&pc->slab_lock);
-		if (p != NULL)
-			return p;
-	}
-	size_t pgsz = (size_t)sysconf(_SC_PAGESIZE);
-	size_t len = size <= pgsz ? size : 2 * size;
-	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
-	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	if (p == MAP_FAILED)
-		return NULL;
-	if (len == size)
-		return p;
-	char *aligned = (char *)(((uintptr_t)p + size - 1) & ~(uintptr_t)(size - 1));
-	if (aligned > p)
-		munmap(p, (size_t)(aligned - p));
-	if (aligned + size < p + len)
-		munmap(aligned + size, (size_t)(p + len - (aligned + size)));
-	return aligned;
+	return builtin_alloc_dom(pc, size, pc_topo_current_domain() % pc->ndomain);
 }
 
 /* in_region: whether mem lies in the cache's region. */
@@ -198,7 +209,9 @@ pc_slab_init(pcache_t *pc, const struct pcache_config *cfg)
 	 * can.  Objects there sit at the same offsets in every slab, so that
 	 * the put check needs no slab header: no colouring.
 	 */
-	if (cfg->allocator == NULL && pc_region_init(&pc->region, pc->slabsize))
+	pc->ndomain = pc_topo_ndomain();
+	if (cfg->allocator == NULL &&
+	    pc_region_init(&pc->region, pc->slabsize, pc->ndomain))
 		pc->colour_max = 0;
 	pc->objsize_div = UINT64_MAX / pc->objsize + 1;
 	pc->hiwat = SIZE_MAX;
@@ -227,7 +240,7 @@ slab_unlink(pcache_t *pc, struct pc_slab *sl)
 	if (sl->prev != NULL)
 		sl->prev->next = sl->next;
 	else
-		pc->slabs[sl->list] = sl->next;
+		pc->slabs[sl->dom][sl->list] = sl->next;
 	if (sl->next != NULL)
 		sl->next->prev = sl->prev;
 }
@@ -237,10 +250,10 @@ slab_link(pcache_t *pc, struct pc_slab *sl, unsigned list)
 {
 	sl->list = (uint16_t)list;
 	sl->prev = NULL;
-	sl->next = pc->slabs[list];
+	sl->next = pc->slabs[sl->dom][list];
 	if (sl->next != NULL)
 		sl->next->prev = sl;
-	pc->slabs[list] = sl;
+	pc->slabs[sl->dom][list] = sl;
 }
 
 /* slab_relist: move a slab whose free count changed.  slab_lock held. */
@@ -256,13 +269,17 @@ slab_relist(pcache_t *pc, struct pc_slab *sl)
 }
 
 /*
- * slab_create: a new, wholly free slab from the allocator, not yet on any
- * list, or NULL (ENOMEM).  No lock held.  `colour` offsets the objects.
+ * slab_create: a new, wholly free slab of domain `dom` from the allocator
+ * (the built-in one binds it there; a user's allocator places it as it
+ * will), not yet on any list, or NULL (ENOMEM).  No lock held.  `colour`
+ * offsets the objects.
  */
 static struct pc_slab *
-slab_create(pcache_t *pc, int flags, size_t colour)
+slab_create(pcache_t *pc, int flags, size_t colour, unsigned dom)
 {
 	char *mem = pc_fault(PC_FAULT_SLAB) ? NULL :
+	    pc->alloc.alloc == builtin_alloc ?
+	    builtin_alloc_dom(pc, pc->slabsize, dom) :
 	    pc->alloc.alloc(pc->alloc.ctx, pc->slabsize, flags);
 	struct pc_slab *sl;
 
@@ -283,6 +300,7 @@ slab_create(pcache_t *pc, int flags, size_t colour)
 	sl->next = sl->prev = NULL;
 	sl->nfree = (uint16_t)pc->slab_nobj;
 	sl->list = PC_LIST_EMPTY;
+	sl->dom = (uint16_t)dom;
 	/* Pop order 0, 1, 2...: consecutive gets touch consecutive memory. */
 	for (unsigned i = 0; i < pc->slab_nobj; i++)
 		sl->freeidx[i] = (uint16_t)(pc->slab_nobj - 1 - i);
@@ -372,10 +390,50 @@ slab_next_colour(pcache_t *pc)
  * more try) or PC_EHARDLIMIT.  Takes slab_lock; calls the allocator and
  * the callback without it.
  */
+/*
+ * slab_with_free: a slab of domain `dom` with a free object, the fullest
+ * first, or NULL.  slab_lock held.
+ */
+static struct pc_slab *
+slab_with_free(pcache_t *pc, unsigned dom)
+{
+	for (unsigned l = 1; l <= PC_LIST_EMPTY; l++) {
+		if (pc->slabs[dom][l] != NULL)
+			return pc->slabs[dom][l];
+	}
+	return NULL;
+}
+
+/*
+ * slab_other_domain: a slab with a free object in a domain other than
+ * `dom`, or NULL: the last resort when dom's memory cannot grow.
+ * slab_lock held.
+ */
+static struct pc_slab *
+slab_other_domain(pcache_t *pc, unsigned dom)
+{
+	struct pc_slab *sl = NULL;
+
+	for (unsigned d = 0; d < pc->ndomain && sl == NULL; d++) {
+		if (d != dom)
+			sl = slab_with_free(pc, d);
+	}
+	return sl;
+}
+
+/*
+ * pc_slab_get: a raw object out of the slab layer, or NULL with *errp set
+ * to ENOMEM (allocator failed, after the cache's reclaim callback and one
+ * more try) or PC_EHARDLIMIT.  From the caller's NUMA domain: its partial
+ * slabs, else a new slab bound there; another domain's free objects only
+ * when the allocator fails.  Takes slab_lock; calls the allocator and the
+ * callback without it.
+ */
 void *
 pc_slab_get(pcache_t *pc, int flags, int *errp)
 {
 	struct pc_slab *sl;
+	unsigned dom = pc_topo_current_domain() % pc->ndomain;
 
 	pthread_mutex_lock(&pc->slab_lock);
 	for (;;) {
@@ -387,16 +445,17 @@ pc_slab_get(pcache_t *pc, int flags, int *errp)
 			*errp = PC_EHARDLIMIT;
 			return NULL;
 		}
-		sl = NULL;
-		for (unsigned l = 1; l <= PC_LIST_EMPTY && sl == NULL; l++)
-			sl = pc->slabs[l];
-		if (sl != NULL)
+		if ((sl = slab_with_free(pc, dom)) != NULL)
 			break;
 		size_t colour = slab_next_colour(pc);
 		pthread_mutex_unlock(&pc->slab_lock);
-		if ((sl = slab_create(pc, flags, colour)) == NULL &&
-		    (pc->reclaim == NULL ||
-		    (pc->reclaim(pc->arg), sl = slab_create(pc, flags, colour)) == NULL)) {
+		if ((sl = slab_create(pc, flags, colour, dom)) == NULL &&
+		    (pc->reclaim == NULL || (pc->reclaim(pc->arg),
+		    sl = slab_create(pc, flags, colour, dom)) == NULL)) {
+			pthread_mutex_lock(&pc->slab_lock);
+			if ((sl = slab_other_domain(pc, dom)) != NULL)
+				break;
+			pthread_mutex_unlock(&pc->slab_lock);
 			*errp = ENOMEM;
 			return NULL;
 		}
@@ -526,15 +585,17 @@ pc_slab_reclaim(pcache_t *pc)
 	size_t n = 0;
 
 	pthread_mutex_lock(&pc->slab_lock);
-	while (pc->slabs[PC_LIST_EMPTY] != NULL &&
-	    (pc->nslabs - 1) * pc->slab_nobj >= pc->lowat) {
-		struct pc_slab *sl = pc->slabs[PC_LIST_EMPTY];
-		slab_unlink(pc, sl);
-		pc->nslabs--;
-		pc->nfree -= pc->slab_nobj;
-		sl->next = gone;
-		gone = sl;
-		n++;
+	for (unsigned d = 0; d < pc->ndomain; d++) {
+		while (pc->slabs[d][PC_LIST_EMPTY] != NULL &&
+		    (pc->nslabs - 1) * pc->slab_nobj >= pc->lowat) {
+			struct pc_slab *sl = pc->slabs[d][PC_LIST_EMPTY];
+			slab_unlink(pc, sl);
+			pc->nslabs--;
+			pc->nfree -= pc->slab_nobj;
+			sl->next = gone;
+			gone = sl;
+			n++;
+		}
 	}
 	pthread_mutex_unlock(&pc->slab_lock);
 	slabs_release(pc, gone);
@@ -559,7 +620,8 @@ pc_slab_prime(pcache_t *pc, size_t n)
 	while (pc->nfree < n) {
 		size_t colour = slab_next_colour(pc);
 		pthread_mutex_unlock(&pc->slab_lock);
-		struct pc_slab *sl = slab_create(pc, PCACHE_NOWAIT, colour);
+		struct pc_slab *sl = slab_create(pc, PCACHE_NOWAIT, colour,
+		    pc_topo_current_domain() % pc->ndomain);
 		if (sl == NULL)
 			return ENOMEM;
 		pthread_mutex_lock(&pc->slab_lock);
@@ -579,12 +641,14 @@ pc_slab_fini(pcache_t *pc)
 	struct pc_slab *gone = NULL;
 
 	pthread_mutex_lock(&pc->slab_lock);
-	for (unsigned l = 0; l < PC_NLISTS; l++) {
-		while (pc->slabs[l] != NULL) {
-			struct pc_slab *sl = pc->slabs[l];
-			slab_unlink(pc, sl);
-			sl->next = gone;
-			gone = sl;
+	for (unsigned d = 0; d < pc->ndomain; d++) {
+		for (unsigned l = 0; l < PC_NLISTS; l++) {
+			while (pc->slabs[d][l] != NULL) {
+				struct pc_slab *sl = pc->slabs[d][l];
+				slab_unlink(pc, sl);
+				sl->next = gone;
+				gone = sl;
+			}
 		}
 	}
 	pc->nslabs = 0;
@@ -592,6 +656,21 @@ pc_slab_fini(pcache_t *pc)
 	pthread_mutex_unlock(&pc->slab_lock);
 	slabs_release(pc, gone);
 	pc_region_fini(&pc->region);
+}
+
+/*
+ * pc_obj_domain: the NUMA domain of a checked object's memory: arithmetic
+ * in the region, else its slab's header.  Any lock.
+ */
+unsigned
+pc_obj_domain(const pcache_t *pc, const void *obj)
+{
+	if (pc->ndomain < 2)
+		return 0;
+	if (in_region(pc, obj))
+		return pc_region_domain(&pc->region, (uintptr_t)obj - pc->region.base);
+	const struct pc_slab *sl = pc_pagemap_lookup(obj);
+	return sl != NULL ? sl->dom : 0;
 }
 
 /*

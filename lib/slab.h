@@ -21,9 +21,10 @@ struct pc_slab {
 	pcache_t	*pc;		/* owning cache, for the put check */
 	char		*base;		/* the allocator's page */
 	char		*objbase;	/* first object */
-	struct pc_slab	*next, *prev;	/* on the list pc->slabs[list] */
+	struct pc_slab	*next, *prev;	/* on the list pc->slabs[dom][list] */
 	uint16_t	 nfree;		/* entries in freeidx[] */
 	uint16_t	 list;		/* PC_LIST_* index */
+	uint16_t	 dom;		/* NUMA domain its memory is bound to */
 	uint16_t	 freeidx[];	/* stack of free object indices */
 };
 
@@ -40,6 +41,7 @@ void		 pc_obj_destroy_many(pcache_t *pc, void *const *objs, size_t n);
 size_t		 pc_slab_reclaim(pcache_t *pc);
 int		 pc_slab_prime(pcache_t *pc, size_t n);
 void		 pc_slab_fini(pcache_t *pc);
+unsigned	 pc_obj_domain(const pcache_t *pc, const void *obj);
 PC_NORETURN void pc_obj_bad(pcache_t *pc, const void *obj,
     const struct pc_slab *sl);
 

@@ -27,6 +27,7 @@ stats_fill(pcache_t *pc, struct pcache_stats *st)
 	    pc_cpu_enabled(pc) ? PCACHE_FASTPATH_LOCK : PCACHE_FASTPATH_NONE;
 	/* Why this cache has a slower layer, and what the process lacks. */
 	st->degraded = pc->degraded | pc_degrade_bits();
+	st->numa_domains = pc->ndomain;
 	for (unsigned i = 0; pc_cpu_enabled(pc) && i < pc->ncpu; i++) {
 		struct pc_cpu_stats cs;
 		pc_cpu_stats(pc, i, &cs);

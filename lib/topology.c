@@ -28,6 +28,9 @@ static hwloc_topology_t	 topo;
 static bool		 topo_ok;	/* hwloc's topology loaded */
 static unsigned		 topo_ncpu = 1;
 static int		*topo_node;	/* NUMA node of each CPU, or -1 */
+static unsigned		*topo_dom;	/* domain of each CPU (topo_ndom > 1) */
+static unsigned		 topo_ndom = 1;	/* NUMA nodes with CPUs, folded */
+static hwloc_obj_t	 topo_dom_obj[PC_MAX_DOMAINS];	/* a node of each */
 static hwloc_bitmap_t	 topo_allowed;	/* CPUs this process may use */
 #ifdef PCACHE_HAVE_SCHED_AFFINITY
 /*
@@ -38,6 +41,8 @@ static hwloc_bitmap_t	 topo_allowed;	/* CPUs this process may use */
 static cpu_set_t	 fb_allowed;
 static bool		 fb_ok;
 #endif
+
+static void	 topo_domains(unsigned ncpu);
 
 /*
  * topo_load_hwloc: read the machine's topology from hwloc.  False, with
@@ -80,7 +85,46 @@ topo_load_hwloc(void)
 	}
 	topo_ncpu = n;
 	topo_ok = true;
+	topo_domains(n);
 	return true;
+}
+
+/*
+ * topo_domains: number the NUMA nodes that have CPUs densely, in hwloc's
+ * order, as the caches' domains (one depot and one set of slab lists
+ * each).  Past PC_MAX_DOMAINS nodes fold onto the first ones: they then
+ * share a depot, which costs locality, not correctness.  Without a domain
+ * map every CPU is in domain 0.  Runs once, from topo_load_hwloc().
+ */
+static void
+topo_domains(unsigned ncpu)
+{
+	unsigned nodes = 0;
+	hwloc_obj_t node = NULL;
+
+	while ((node = hwloc_get_next_obj_by_type(topo, HWLOC_OBJ_NUMANODE,
+	    node)) != NULL) {
+		if (!hwloc_bitmap_iszero(node->cpuset))
+			nodes++;
+	}
+	if (nodes < 2 || (topo_dom = calloc(ncpu, sizeof(*topo_dom))) == NULL)
+		return;
+	unsigned d = 0;
+	node = NULL;
+	while ((node = hwloc_get_next_obj_by_type(topo, HWLOC_OBJ_NUMANODE,
+	    node)) != NULL) {
+		if (hwloc_bitmap_iszero(node->cpuset))
+			continue;
+		if (d < PC_MAX_DOMAINS)
+			topo_dom_obj[d] = node;
+		unsigned cpu;
+		hwloc_bitmap_foreach_begin(cpu, node->cpuset) {
+			if (cpu < ncpu)
+				topo_dom[cpu] = d % PC_MAX_DOMAINS;
+		} hwloc_bitmap_foreach_end();
+		d++;
+	}
+	topo_ndom = nodes < PC_MAX_DOMAINS ? nodes : PC_MAX_DOMAINS;
 }
 
 /*
@@ -143,6 +187,54 @@ pc_topo_ncpu(void)
 {
 	topo_init();
 	return topo_ncpu;
+}
+
+/*
+ * pc_topo_ndomain: the NUMA domains caches spread over: NUMA nodes with
+ * CPUs (at most PC_MAX_DOMAINS), 1 where there is one node or no map.
+ */
+unsigned
+pc_topo_ndomain(void)
+{
+	topo_init();
+	return topo_ndom;
+}
+
+/* pc_topo_cpu_domain: the domain of a CPU (a slot index); 0 if unknown. */
+unsigned
+pc_topo_cpu_domain(unsigned cpu)
+{
+	topo_init();
+	return topo_dom != NULL && cpu < topo_ncpu ? topo_dom[cpu] : 0;
+}
+
+/*
+ * pc_topo_current_domain: the domain of the processor the caller runs on
+ * now (0 when it cannot be told).  One load past the CPU number.
+ */
+unsigned
+pc_topo_current_domain(void)
+{
+	if (topo_ndom < 2)	/* set before any cache exists (pc_topo_ncpu()) */
+		return 0;
+	int cpu = pc_getcpu();
+	return cpu >= 0 && (unsigned)cpu < topo_ncpu ? topo_dom[cpu] : 0;
+}
+
+/*
+ * pc_topo_bind_area: bind [p, p + len), not yet touched, to the memory
+ * of domain `dom`, so that its pages come from that node whichever CPU
+ * touches them first.  0, or -1 where the system or hwloc cannot bind
+ * (one domain: nothing to do, 0).
+ */
+int
+pc_topo_bind_area(void *p, size_t len, unsigned dom)
+{
+	topo_init();
+	if (topo_ndom < 2 || dom >= topo_ndom)
+		return 0;
+	return hwloc_set_area_membind(topo, p, len, topo_dom_obj[dom]->nodeset,
+	    HWLOC_MEMBIND_BIND, HWLOC_MEMBIND_BYNODESET) == 0 ? 0 : -1;
 }
 
 /* pc_topo_cpu_node: NUMA node of a CPU, or -1 when unknown. */

@@ -8,8 +8,17 @@
 #ifndef PC_TOPOLOGY_H
 #define PC_TOPOLOGY_H
 
+#include <stddef.h>
+
+/* The most NUMA domains a cache keeps apart (depots, slab lists). */
+#define PC_MAX_DOMAINS	8
+
 unsigned	 pc_topo_ncpu(void);
 int		 pc_topo_cpu_node(unsigned cpu);
+unsigned	 pc_topo_ndomain(void);
+unsigned	 pc_topo_cpu_domain(unsigned cpu);
+unsigned	 pc_topo_current_domain(void);
+int		 pc_topo_bind_area(void *p, size_t len, unsigned dom);
 int		 pc_topo_allowed_cpus(unsigned *cpus, unsigned max);
 int		 pc_topo_bind_thread(unsigned cpu);
 int		 pc_topo_unbind_thread(void);

@@ -484,7 +484,7 @@ START_TEST(put_region_pointer_aborts)
 	ck_assert(!pc_region_live(&pc->region, (uintptr_t)gone - pc->region.base));
 	expect_abort(pc, gone, "not an object of this cache");
 	char *never = (char *)pc->region.base +
-	    ((pc->region.next + 3) << pc->region.shift) + pc->slab_first;
+	    ((pc->region.next[0] + 3) << pc->region.shift) + pc->slab_first;
 	expect_abort(pc, never, "not an object of this cache");
 	mine = pcache_get(pc, 0);
 	ck_assert_uint_lt((uintptr_t)mine - pc->region.base, pc->region.len);

@@ -300,7 +300,7 @@ START_TEST(region_slabs_are_uncoloured)
 	void *again = get_raw(pc);	/* a released place, reused first */
 	ck_assert(pc_region_live(&pc->region, (uintptr_t)again - pc->region.base));
 	ck_assert_uint_lt((uintptr_t)again - pc->region.base,
-	    (uintptr_t)pc->region.next << pc->region.shift);
+	    (uintptr_t)pc->region.next[0] << pc->region.shift);
 	pc_slab_put_many(pc, &again, 1);
 	free(all);
 	ck_assert_int_eq(pcache_destroy(pc), 0);
