@@ -342,7 +342,8 @@ pc_depot_get(pcache_t *pc)
 
 /*
  * pc_depot_pull_remote: the caller's domain's depot is out of full
- * magazines: move one from another domain's depot into it, so that a get
+ * magazines: move one (or the loose magazine, if that is all there is)
+ * from another domain's depot into it, so that a get
  * takes cached objects before the slab layer grows (the NUMA policy:
  * local first, but nothing stays idle on one node while another
  * allocates).  Both depots are held at once, in domain order, so the
@@ -364,8 +365,12 @@ pc_depot_pull_remote(pcache_t *pc)
 		pthread_mutex_lock(&first->lock);
 		pthread_mutex_lock(&second->lock);
 		pc_mag_t *m = pc_depot_take_full(dr);
+		if (m == NULL && dr->loose->n > 0) {	/* its single objects */
+			m = dr->loose;
+			dr->loose = &pc_mag_none;
+		}
 		if (m != NULL)
-			pc_depot_give_full(dh, m);
+			pc_depot_return_locked(dh, m);
 		pthread_mutex_unlock(&second->lock);
 		pthread_mutex_unlock(&first->lock);
 		if (m != NULL)
