@@ -105,7 +105,7 @@ pc_mag_t *
 pc_mag_alloc(const pcache_t *pc)
 {
 	pc_mag_t *m = pc_fault(PC_FAULT_MAGAZINE) ? NULL :
-	    malloc(sizeof(*m) + pc->magsize * sizeof(void *));
+	    pc_sys_malloc(sizeof(*m) + pc->magsize * sizeof(void *));
 
 	if (m != NULL) {
 		m->next = NULL;
@@ -125,7 +125,7 @@ pc_mag_destroy_chain(pcache_t *pc, pc_mag_t *chain)
 	while (chain != NULL) {
 		pc_mag_t *next = chain->next;
 		pc_obj_destroy_many(pc, chain->objs, chain->n);
-		free(chain);
+		pc_sys_free(chain);
 		chain = next;
 	}
 }
@@ -163,7 +163,7 @@ pc_depot_init(pcache_t *pc)
 {
 	size_t len = (sizeof(pc_depot_t) + PC_CACHELINE - 1) &
 	    ~(size_t)(PC_CACHELINE - 1);
-	pc_depot_t *d = aligned_alloc(PC_CACHELINE, len);
+	pc_depot_t *d = pc_sys_aligned_alloc(PC_CACHELINE, len);
 	int error;
 
 	if (d == NULL)
@@ -173,7 +173,7 @@ pc_depot_init(pcache_t *pc)
 	d->loose = &pc_mag_none;
 	d->gets = d->puts = 0;
 	if ((error = pc_mutex_init_adaptive(&d->lock)) != 0) {
-		free(d);
+		pc_sys_free(d);
 		return error;
 	}
 	pc->depot = d;
@@ -195,7 +195,7 @@ pc_depot_fini(pcache_t *pc)
 		pc_mag_destroy_chain(pc, d->loose);
 	}
 	pthread_mutex_destroy(&d->lock);
-	free(d);
+	pc_sys_free(d);
 	pc->depot = NULL;
 }
 
