@@ -33,6 +33,7 @@
  */
 static volatile size_t half_max = SIZE_MAX / 2;
 static volatile size_t near_max = SIZE_MAX - 4096;
+static volatile size_t align48 = 48;	/* not a power of two */
 
 /* hide: p, as a pointer the compiler cannot follow (for bad frees). */
 static void *
@@ -242,9 +243,9 @@ START_TEST(test_aligned)
 	ck_assert_int_eq(posix_memalign(&p, sizeof(void *) / 2, 8), EINVAL);
 	ck_assert_int_eq(posix_memalign(&p, 0, 8), EINVAL);
 	errno = 0;
-	ck_assert_ptr_null(aligned_alloc(48, 96));
+	ck_assert_ptr_null(aligned_alloc(align48, 96));
 	ck_assert_int_eq(errno, EINVAL);
-	p = memalign(48, 10);			/* rounded up to 64 */
+	p = memalign(align48, 10);			/* rounded up to 64 */
 	ck_assert(aligned(p, 64));
 	free(p);
 
