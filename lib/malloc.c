@@ -386,14 +386,17 @@ big_len(const void *p)
 }
 
 /*
- * big_alloc: a mapping of at least n bytes (n > 0) aligned to `align` (a
- * power of two), recorded, or NULL with errno ENOMEM.  Fresh memory,
- * zero-filled.  Takes big_lock to record it.
+ * big_alloc: a mapping of at least n bytes (a page for 0) aligned to
+ * `align` (a power of two), recorded, or NULL with errno ENOMEM.  Fresh
+ * memory, zero-filled.  Takes big_lock to record it.
  */
 static void *
 big_alloc(size_t n, size_t align)
 {
 	size_t extra = align > fe_pagesize ? align : 0;
+
+	if (n == 0)			/* an aligned request of 0 bytes */
+		n = 1;
 
 	if (n > SIZE_MAX / 2 - extra) {
 		errno = ENOMEM;
