@@ -495,7 +495,7 @@ pcache_reserve(pcache_t *pc, size_t n, int flags, struct pcache_reservation *res
 	res->n = res->taken = 0;
 	res->objs = res->inline_objs;
 	if (n > PCACHE_RES_INLINE && (n > SIZE_MAX / sizeof(void *) ||
-	    (res->objs = malloc(n * sizeof(void *))) == NULL)) {
+	    (res->objs = pc_sys_malloc(n * sizeof(void *))) == NULL)) {
 		res->objs = res->inline_objs;
 		errno = ENOMEM;
 		return -1;
@@ -504,7 +504,7 @@ pcache_reserve(pcache_t *pc, size_t n, int flags, struct pcache_reservation *res
 	if (pcache_get_bulk(pc, res->objs, n, flags) != 0) {
 		int error = errno;
 		if (res->objs != res->inline_objs)
-			free(res->objs);
+			pc_sys_free(res->objs);
 		res->objs = res->inline_objs;
 		errno = error;
 		return -1;
@@ -528,7 +528,7 @@ pcache_res_release(struct pcache_reservation *res)
 		pc_giveback(res->pc, res->objs + res->taken, res->n - res->taken,
 		    res->gen);
 	if (res->objs != res->inline_objs)
-		free(res->objs);
+		pc_sys_free(res->objs);
 	res->objs = res->inline_objs;
 	res->n = res->taken = 0;
 }

@@ -42,7 +42,7 @@ pcache_create_sized(const char *name, const struct pcache_config *ucfg,
 		return NULL;
 	}
 	/* Aligned: the hard-limit waiter count has a cache line of its own. */
-	if ((pc = aligned_alloc(_Alignof(struct pcache), sizeof(*pc))) == NULL) {
+	if ((pc = pc_sys_aligned_alloc(_Alignof(struct pcache), sizeof(*pc))) == NULL) {
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -54,7 +54,7 @@ pcache_create_sized(const char *name, const struct pcache_config *ucfg,
 	pc->arg = cfg->arg;
 	pc->reclaim = cfg->reclaim;
 	if ((error = pc_slab_init(pc, cfg)) != 0) {
-		free(pc);
+		pc_sys_free(pc);
 		errno = error;
 		return NULL;
 	}
@@ -94,7 +94,7 @@ fail_hl:
 	pthread_mutex_destroy(&pc->slab_lock);
 fail_slab:
 	pc_region_fini(&pc->region);
-	free(pc);
+	pc_sys_free(pc);
 	errno = ENOMEM;
 	return NULL;
 }
@@ -150,7 +150,7 @@ pcache_destroy(pcache_t *pc)
 	pc_hl_fini(&pc->hl);
 	pthread_mutex_destroy(&pc->slab_lock);
 	pthread_mutex_destroy(&pc->drain_lock);
-	free(pc);
+	pc_sys_free(pc);
 	return 0;
 }
 

@@ -9,7 +9,9 @@
  * layering test and docs/design.md follow; a file calls only files on its
  * own line or lower, and anything may call a leaf):
  *
- *   leaf      degrade.c (degraded modes: what the system lacks, the
+ *   leaf      sysalloc.c (libpcache-malloc only: the library's own
+ *             memory, see pc_sys_malloc() below),
+ *             degrade.c (degraded modes: what the system lacks, the
  *             CPU-number fallback, forced failures in the test build),
  *             topology.c (hwloc), debug.c (abort messages, checked mode,
  *             fault injection), hardlimit.c (the hard-limit wait/wake
@@ -25,6 +27,8 @@
  *             cache.c         create, destroy, limits, statistics
  *             invalidate.c    invalidation, whole-cache locking
  *             fork.c          the cache registry and fork handlers
+ *   malloc    malloc.c        libpcache-malloc only: malloc() and friends
+ *                             on size-class caches
  *
  * Lock order (a thread holding lock k takes only locks numbered above k):
  *   1. registry lock (fork.c)
@@ -37,6 +41,8 @@
  *   8. checked-mode log lock
  *   9. page-map lock
  *  10. deferred-put batch locks (rcu.c), each taken alone
+ *  11. libpcache-malloc's leaves, each taken alone: the big-block table
+ *      (malloc.c) and the internal allocator (sysalloc.c)
  * Constructors run with no lock held except, for a sleeper at the hard
  * limit, lock 2; destructors with none except lock 3 (invalidation,
  * destroy, and a failed bulk get's give-back).
@@ -152,6 +158,52 @@ pc_mem_handout(const void *p, size_t n, bool constructed)
 }
 #define pc_mem_defined(p, n)	pc_mem_handout((p), (n), true)
 #define pc_mem_raw(p, n)	pc_mem_handout((p), (n), false)
+
+/*
+ * The library's own memory (descriptors, magazines, per-CPU arrays,
+ * off-slab headers, checked-mode rings) comes through pc_sys_malloc(),
+ * pc_sys_calloc(), pc_sys_aligned_alloc() and pc_sys_free(), with the
+ * contracts of malloc(), calloc(), aligned_alloc() and free().  In
+ * libpcache they are the C library's.  In libpcache-malloc
+ * (PCACHE_MALLOC_BUILD), whose malloc is the front end built on the
+ * library's caches, they are an internal mmap-backed allocator
+ * (sysalloc.c) that never calls the front end: a cache growing on behalf
+ * of malloc() must not call malloc().
+ */
+#ifdef PCACHE_MALLOC_BUILD
+void	*pc_sys_malloc(size_t n);
+void	*pc_sys_calloc(size_t n, size_t size);
+void	*pc_sys_aligned_alloc(size_t align, size_t n);
+void	 pc_sys_free(void *p);
+void	 pc_sys_lock(void);
+void	 pc_sys_unlock(void);
+#else
+#include <stdlib.h>
+
+static inline void *
+pc_sys_malloc(size_t n)
+{
+	return malloc(n);
+}
+
+static inline void *
+pc_sys_calloc(size_t n, size_t size)
+{
+	return calloc(n, size);
+}
+
+static inline void *
+pc_sys_aligned_alloc(size_t align, size_t n)
+{
+	return aligned_alloc(align, n);
+}
+
+static inline void
+pc_sys_free(void *p)
+{
+	free(p);
+}
+#endif
 
 #define PC_CACHELINE	64
 #define PC_NAMELEN	32

@@ -218,25 +218,25 @@ pc_fault_calls(void)
 int
 pc_dbg_init(pcache_t *pc)
 {
-	struct pc_dbg *g = calloc(1, sizeof(*g));
+	struct pc_dbg *g = pc_sys_calloc(1, sizeof(*g));
 
 	if (g == NULL || pthread_mutex_init(&g->lock, NULL) != 0) {
-		free(g);
+		pc_sys_free(g);
 		return ENOMEM;
 	}
 	g->qcap = env_quarantine();
 	g->nring = pc->ncpu > 0 ? pc->ncpu : 1;
 	if (g->qcap > 0) {
 		size_t len = (size_t)g->nring * g->qcap;
-		g->rings = calloc(g->nring, sizeof(*g->rings));
-		void **objs = calloc(len, sizeof(void *));
-		const struct pc_slab **slabs = calloc(len, sizeof(*slabs));
+		g->rings = pc_sys_calloc(g->nring, sizeof(*g->rings));
+		void **objs = pc_sys_calloc(len, sizeof(void *));
+		const struct pc_slab **slabs = pc_sys_calloc(len, sizeof(*slabs));
 		if (g->rings == NULL || objs == NULL || slabs == NULL) {
-			free(g->rings);
-			free(objs);
-			free(slabs);
+			pc_sys_free(g->rings);
+			pc_sys_free(objs);
+			pc_sys_free(slabs);
 			pthread_mutex_destroy(&g->lock);
-			free(g);
+			pc_sys_free(g);
 			return ENOMEM;
 		}
 		for (unsigned i = 0; i < g->nring; i++) {
@@ -271,12 +271,12 @@ pc_dbg_fini(pcache_t *pc)
 	if (pc->dbg != NULL) {
 		PC_ASSERT(pc_dbg_quarantined(pc, -1) == 0);
 		if (pc->dbg->rings != NULL) {
-			free(pc->dbg->rings[0].objs);
-			free(pc->dbg->rings[0].slabs);
-			free(pc->dbg->rings);
+			pc_sys_free(pc->dbg->rings[0].objs);
+			pc_sys_free(pc->dbg->rings[0].slabs);
+			pc_sys_free(pc->dbg->rings);
 		}
 		pthread_mutex_destroy(&pc->dbg->lock);
-		free(pc->dbg);
+		pc_sys_free(pc->dbg);
 		pc->dbg = NULL;
 	}
 }

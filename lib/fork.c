@@ -224,7 +224,7 @@ pc_registry_hold_all(size_t *n)
 	registry_read_begin();
 	for (pcache_t *pc = registry; pc != NULL; pc = pc->reg_next)
 		cap++;
-	held = cap != 0 ? malloc(cap * sizeof(*held)) : NULL;
+	held = cap != 0 ? pc_sys_malloc(cap * sizeof(*held)) : NULL;
 	for (pcache_t *pc = registry; held != NULL && pc != NULL; pc = pc->reg_next) {
 		/* Relaxed: the registry lock orders it against the unregister. */
 		atomic_fetch_add_explicit(&pc->reap_refs, 1, memory_order_relaxed);
@@ -242,7 +242,7 @@ pc_registry_release(pcache_t **held, size_t n)
 		/* Release: our use of the cache precedes its destroy's free. */
 		atomic_fetch_sub_explicit(&held[i]->reap_refs, 1, memory_order_release);
 	}
-	free(held);
+	pc_sys_free(held);
 }
 
 /*

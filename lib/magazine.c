@@ -105,7 +105,7 @@ pc_mag_t *
 pc_mag_alloc(const pcache_t *pc)
 {
 	pc_mag_t *m = pc_fault(PC_FAULT_MAGAZINE) ? NULL :
-	    malloc(sizeof(*m) + pc->magsize * sizeof(void *));
+	    pc_sys_malloc(sizeof(*m) + pc->magsize * sizeof(void *));
 
 	if (m != NULL) {
 		m->next = NULL;
@@ -125,7 +125,7 @@ pc_mag_destroy_chain(pcache_t *pc, pc_mag_t *chain)
 	while (chain != NULL) {
 		pc_mag_t *next = chain->next;
 		pc_obj_destroy_many(pc, chain->objs, chain->n);
-		free(chain);
+		pc_sys_free(chain);
 		chain = next;
 	}
 }
@@ -163,7 +163,7 @@ int
 pc_depot_init(pcache_t *pc)
 {
 	unsigned nd = pc->ndomain > 0 ? pc->ndomain : 1;
-	char *mem = aligned_alloc(PC_CACHELINE, nd * PC_DEPOT_STRIDE);
+	char *mem = pc_sys_aligned_alloc(PC_CACHELINE, nd * PC_DEPOT_STRIDE);
 	int error = 0;
 	unsigned i;
 
@@ -183,7 +183,7 @@ pc_depot_init(pcache_t *pc)
 	if (error != 0) {
 		while (i-- > 0)
 			pthread_mutex_destroy(&pc_depot_at(pc, i)->lock);
-		free(mem);
+		pc_sys_free(mem);
 		pc->depot = NULL;
 	}
 	return error;
@@ -208,7 +208,7 @@ pc_depot_fini(pcache_t *pc)
 		}
 		pthread_mutex_destroy(&d->lock);
 	}
-	free(pc->depot);
+	pc_sys_free(pc->depot);
 	pc->depot = NULL;
 }
 

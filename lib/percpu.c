@@ -417,7 +417,7 @@ int
 pc_cpu_init(pcache_t *pc)
 {
 	size_t len = (size_t)pc->ncpu * sizeof(pc_slot_t);
-	pc_slot_t *slots = aligned_alloc(PC_CACHELINE, len);
+	pc_slot_t *slots = pc_sys_aligned_alloc(PC_CACHELINE, len);
 
 	if (slots == NULL)
 		return ENOMEM;
@@ -429,7 +429,7 @@ pc_cpu_init(pcache_t *pc)
 	}
 	pc->slots = slots;
 	if (pc_rseq_init(pc) != 0) {
-		free(slots);
+		pc_sys_free(slots);
 		pc->slots = NULL;
 		return ENOMEM;
 	}
@@ -453,11 +453,11 @@ pc_cpu_fini(pcache_t *pc)
 	for (unsigned i = 0; i < pc->ncpu; i++) {
 		pc_slot_t *s = &pc->slots[i];
 		if (s->loaded != &pc_mag_none)
-			free(s->loaded);
+			pc_sys_free(s->loaded);
 		if (s->prev != &pc_mag_none)
-			free(s->prev);
+			pc_sys_free(s->prev);
 	}
-	free(pc->slots);
+	pc_sys_free(pc->slots);
 	pc->slots = NULL;
 }
 

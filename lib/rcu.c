@@ -66,13 +66,13 @@ now_ns(void)
 int
 pc_rcu_init(pcache_t *pc, const struct rcu_flavor_struct *flavor)
 {
-	struct pc_rcu *r = calloc(1, sizeof(*r));
+	struct pc_rcu *r = pc_sys_calloc(1, sizeof(*r));
 
 	if (r == NULL)
 		return ENOMEM;
-	r->cpus = aligned_alloc(PC_CACHELINE, pc->ncpu * sizeof(*r->cpus));
+	r->cpus = pc_sys_aligned_alloc(PC_CACHELINE, pc->ncpu * sizeof(*r->cpus));
 	if (r->cpus == NULL) {
-		free(r);
+		pc_sys_free(r);
 		return ENOMEM;
 	}
 	for (unsigned i = 0; i < pc->ncpu; i++) {
@@ -99,7 +99,7 @@ land(struct rcu_head *head)
 	/* Relaxed: counts; pcache_destroy() reads them after a barrier. */
 	atomic_fetch_add_explicit(&pc->rcu->landed, b->n, memory_order_relaxed);
 	atomic_fetch_sub_explicit(&pc->rcu->inflight, b->n, memory_order_relaxed);
-	free(b);
+	pc_sys_free(b);
 }
 
 /*
@@ -128,7 +128,7 @@ submit(pcache_t *pc, struct pc_rcu_batch *b)
 static struct pc_rcu_batch *
 new_batch(pcache_t *pc, uint64_t now)
 {
-	struct pc_rcu_batch *b = malloc(sizeof(*b));
+	struct pc_rcu_batch *b = pc_sys_malloc(sizeof(*b));
 
 	if (b != NULL) {
 		b->pc = pc;
@@ -292,8 +292,8 @@ pc_rcu_fini(pcache_t *pc)
 		return;
 	for (unsigned i = 0; i < pc->ncpu; i++)
 		pthread_mutex_destroy(&r->cpus[i].lock);
-	free(r->cpus);
-	free(r);
+	pc_sys_free(r->cpus);
+	pc_sys_free(r);
 	pc->rcu = NULL;
 }
 

@@ -160,9 +160,9 @@ pc_rseq_init(pcache_t *pc)
 	PC_ASSERT(pc->rcap <= PC_RSEQ_CAP_MAX);
 	pc->rstride = (offsetof(pc_rslot_t, objs) + pc->rcap * sizeof(void *) +
 	    PC_CACHELINE - 1) & ~(size_t)(PC_CACHELINE - 1);
-	pc->rslots = aligned_alloc(PC_CACHELINE, pc->rstride * pc->ncpu);
-	pc->drainbuf = malloc(pc->rcap * pc->ncpu * sizeof(void *));
-	pc->rpol = calloc(pc->ncpu, sizeof(*pc->rpol));
+	pc->rslots = pc_sys_aligned_alloc(PC_CACHELINE, pc->rstride * pc->ncpu);
+	pc->drainbuf = pc_sys_malloc(pc->rcap * pc->ncpu * sizeof(void *));
+	pc->rpol = pc_sys_calloc(pc->ncpu, sizeof(*pc->rpol));
 	if (pc->rslots == NULL || pc->drainbuf == NULL || pc->rpol == NULL) {
 		pc_rseq_fini(pc);
 		return ENOMEM;
@@ -196,9 +196,9 @@ pc_rseq_fork_child(void)
 void
 pc_rseq_fini(pcache_t *pc)
 {
-	free(pc->rslots);
-	free(pc->drainbuf);
-	free(pc->rpol);
+	pc_sys_free(pc->rslots);
+	pc_sys_free(pc->drainbuf);
+	pc_sys_free(pc->rpol);
 	pc->rslots = NULL;
 	pc->drainbuf = NULL;
 	pc->rpol = NULL;

@@ -290,7 +290,7 @@ slab_create(pcache_t *pc, int flags, size_t colour, unsigned dom)
 		    pc->slabsize);
 	if (pc->offslab) {
 		if (pc_fault(PC_FAULT_HEADER) ||
-		    (sl = malloc(pc->slab_hdrsize)) == NULL)
+		    (sl = pc_sys_malloc(pc->slab_hdrsize)) == NULL)
 			goto fail;
 	} else
 		sl = (struct pc_slab *)mem;
@@ -308,7 +308,7 @@ slab_create(pcache_t *pc, int flags, size_t colour, unsigned dom)
 		memset((char *)sl + pc->dbg_state_off, 0, pc->slab_nobj);
 	if (pc_pagemap_insert(mem, pc->slabsize, sl) != 0) {
 		if (pc->offslab)
-			free(sl);
+			pc_sys_free(sl);
 		goto fail;
 	}
 	pc_mem_noaccess(sl->objbase, (size_t)pc->slab_nobj * pc->objsize);
@@ -331,7 +331,7 @@ slab_release(pcache_t *pc, struct pc_slab *sl)
 	pc_pagemap_remove(mem, pc->slabsize);
 	pc_mem_raw(sl->objbase, (size_t)pc->slab_nobj * pc->objsize);
 	if (pc->offslab)
-		free(sl);
+		pc_sys_free(sl);
 	pc->alloc.free(pc->alloc.ctx, mem, pc->slabsize);
 }
 

@@ -62,10 +62,10 @@ topo_load_hwloc(void)
 	int last = hwloc_bitmap_last(hwloc_topology_get_complete_cpuset(topo));
 	unsigned n = last >= 0 ? (unsigned)last + 1 : 1;
 
-	topo_node = malloc(n * sizeof(*topo_node));
+	topo_node = pc_sys_malloc(n * sizeof(*topo_node));
 	topo_allowed = hwloc_bitmap_dup(hwloc_topology_get_allowed_cpuset(topo));
 	if (topo_node == NULL || topo_allowed == NULL) {
-		free(topo_node);
+		pc_sys_free(topo_node);
 		topo_node = NULL;
 		hwloc_bitmap_free(topo_allowed);
 		topo_allowed = NULL;
@@ -107,7 +107,7 @@ topo_domains(unsigned ncpu)
 		if (!hwloc_bitmap_iszero(node->cpuset))
 			nodes++;
 	}
-	if (nodes < 2 || (topo_dom = calloc(ncpu, sizeof(*topo_dom))) == NULL)
+	if (nodes < 2 || (topo_dom = pc_sys_calloc(ncpu, sizeof(*topo_dom))) == NULL)
 		return;
 	unsigned d = 0;
 	node = NULL;

@@ -56,12 +56,25 @@ for p in "$@"; do
 	page=$(basename "$p" .3)
 	for n in $(nm_names "$p"); do
 		[ "$n" = pcache ] && [ "$page" = pcache ] && continue
+		# pcache_malloc.3 names libpcache-malloc (checked below).
+		[ "$n" = pcache_malloc ] && [ "$page" = pcache_malloc ] && continue
 		echo "$funcs" | grep -qx "$n" ||
 		    bad "$page.3 documents $n, which pcache.h does not declare"
 		[ "$n" = "$page" ] && continue
 		grep -q "'$n'" "$mandir/meson.build" ||
 		    bad "$page.3 documents $n, but docs/man/meson.build installs no link for it"
 	done
+done
+
+# pcache_malloc.3 documents every call libpcache-malloc exports (the
+# FE_EXPORT declarations of lib/malloc.c), each in a .Fn line.
+mpage=$mandir/pcache_malloc.3
+mcalls=$(sed -n 's/^FE_EXPORT[^(]*[^A-Za-z0-9_]\([A-Za-z_][A-Za-z0-9_]*\)(.*/\1/p' \
+    "$src/lib/malloc.c")
+[ -n "$mcalls" ] || bad "found no FE_EXPORT call in lib/malloc.c"
+for f in $mcalls; do
+	[ -f "$mpage" ] && grep -q "^\.Fn $f[ ]" "$mpage" ||
+	    bad "libpcache-malloc exports $f, but pcache_malloc.3 does not document it"
 done
 
 # Every flag and every statistics field is mentioned.

@@ -1,0 +1,945 @@
+/*
+ * malloc.c -- libpcache-malloc: malloc(), free() and the rest of the C
+ * and POSIX allocation calls, served from libpcache caches of size
+ * classes.  Built into libpcache-malloc.so only (with PCACHE_MALLOC_BUILD,
+ * so that the library's own memory comes from sysalloc.c); loaded with
+ * LD_PRELOAD or linked, it is the program's malloc.
+ *
+ * Copyright (c) 2026 The libpcache developers.  BSD-2-Clause; see LICENSE.
+ *
+ * Where a block comes from, and how free() finds it again without a
+ * header in front of the block:
+ *   - a request of up to FE_CLASS_MAX bytes is an object of the cache of
+ *     its size class (the table below; docs/design.md), created on first
+ *     use; pcache_of() names the cache of a pointer through the library's
+ *     page map, and pcache_put() gives it back;
+ *   - a larger request is a mapping of its own, recorded in a hash table
+ *     keyed by address (the "big" table), which free() consults when
+ *     pcache_of() says no;
+ *   - a request made before the front end is ready, or from inside the
+ *     front end (the library calling the C library or hwloc, which call
+ *     malloc), is carved from the bootstrap arena: a static array, then
+ *     one reserved mapping, never reused; free() recognises its blocks by
+ *     address and ignores them.
+ * Any other pointer given to free() aborts with a message naming it.
+ *
+ * Bootstrap.  ld.so, the C library and the libraries loaded before this
+ * one call malloc before this library's constructor runs; those calls
+ * are served from the arena.  The constructor then sets the front end up
+ * (fe_init()): fork handlers, the machine's topology (hwloc, which itself
+ * calls malloc), the first cache.  A thread-local depth counter marks the
+ * threads inside the front end: their nested calls go to the arena
+ * instead of recursing into a cache whose lock they may hold, or into a
+ * pthread_once() that is running.  Other threads that call malloc while
+ * the set-up runs use the arena too rather than wait for it: the set-up
+ * may itself wait for a lock such a thread holds (ld.so's, in dlopen()).
+ *
+ * Locks.  The big table's mutex and sysalloc.c's are leaves: nothing else
+ * is taken while either is held.  fork() holds both (fe_fork_prepare()),
+ * after the library's own handlers have taken every cache lock, because a
+ * thread holding a cache lock may take sysalloc's.
+ *
+ * No call here is async-signal-safe, as with the C library's malloc.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#ifdef PCACHE_HAVE_EXECINFO
+#include <execinfo.h>
+#endif
+
+#include "core.h"
+#include "debug.h"
+
+#if defined(__GNUC__) || defined(__clang__)
+#define FE_EXPORT	__attribute__((visibility("default")))
+#define FE_TLS_IE	__attribute__((tls_model("initial-exec")))
+#define FE_CONSTRUCTOR	1
+#else
+#define FE_EXPORT
+#define FE_TLS_IE
+#endif
+
+/* The calls exported, declared here too where <stdlib.h> may not. */
+FE_EXPORT void	*malloc(size_t n);
+FE_EXPORT void	 free(void *p);
+FE_EXPORT void	*calloc(size_t n, size_t size);
+FE_EXPORT void	*realloc(void *p, size_t n);
+FE_EXPORT void	*reallocarray(void *p, size_t n, size_t size);
+FE_EXPORT int	 posix_memalign(void **memptr, size_t align, size_t n);
+FE_EXPORT void	*aligned_alloc(size_t align, size_t n);
+FE_EXPORT void	*memalign(size_t align, size_t n);
+FE_EXPORT void	*valloc(size_t n);
+FE_EXPORT void	*pvalloc(size_t n);
+FE_EXPORT size_t malloc_usable_size(void *p);
+
+/*
+ * The size classes: 16-byte steps up to FE_SMALL_MAX, then four classes
+ * per power of two up to FE_CLASS_MAX.  A request gets the smallest class
+ * that holds it: at most 15 bytes too many up to 128, at most 25% above.
+ * Each class's objects are aligned to the largest power of two dividing
+ * its size, capped at FE_ALIGN_MAX (a page), which posix_memalign() uses.
+ */
+#define FE_SMALL_MAX	128
+#define FE_NSMALL	(FE_SMALL_MAX / 16)		/* 16 .. 128 */
+#define FE_CLASS_MAX	((size_t)64 * 1024)
+#define FE_NCLASS	(FE_NSMALL + 4 * 9)		/* 128 -> 64 KiB: 9 doublings */
+#define FE_ALIGN_MAX	((size_t)4096)
+
+static size_t		 fe_size[FE_NCLASS];
+static size_t		 fe_align[FE_NCLASS];
+static uint8_t		 fe_lut16[1024 / 16 + 1];	/* (n + 15) / 16 -> class, n <= 1 KiB */
+static uint8_t		 fe_lut256[FE_CLASS_MAX / 256 + 1];	/* (n + 255) / 256 -> class */
+static _Atomic(pcache_t *) fe_cache[FE_NCLASS];	/* created on first use */
+static size_t		 fe_pagesize = 4096;
+
+enum { FE_UNINIT, FE_INITING, FE_READY };
+static atomic_int	 fe_state;
+#ifdef FE_CONSTRUCTOR
+static atomic_bool	 fe_ctor_done;		/* the C library is initialised */
+#else
+static atomic_bool	 fe_ctor_done = true;	/* no constructor: trust the first call */
+#endif
+/* Non-zero while this thread is inside the front end (or sets it up). */
+static _Thread_local unsigned fe_depth FE_TLS_IE;
+
+/*
+ * ---- Messages, without stdio (it may call malloc). ----
+ */
+
+/* fe_write: all of s on stderr; errors ignored: we are about to abort. */
+static void
+fe_write(const char *s)
+{
+	size_t n = strlen(s);
+
+	while (n > 0) {
+		ssize_t w = write(2, s, n);
+		if (w <= 0)
+			return;
+		s += w;
+		n -= (size_t)w;
+	}
+}
+
+/*
+ * fe_bad_pointer: "libpcache-malloc: CALL(): pointer 0x...: not
+ * allocated by this malloc" on stderr, then abort, as pcache_put() does
+ * for a pointer that is not one of its cache's.  No lock.
+ */
+PC_NORETURN PC_NOINLINE static void
+fe_bad_pointer(const char *call, const void *p)
+{
+	char hex[2 + 2 * sizeof(uintptr_t) + 1];
+	uintptr_t v = (uintptr_t)p;
+	size_t i = sizeof(hex) - 1;
+
+	hex[i] = '\0';
+	do {
+		hex[--i] = "0123456789abcdef"[v & 15];
+		v >>= 4;
+	} while (v != 0);
+	hex[--i] = 'x';
+	hex[--i] = '0';
+	fe_write("libpcache-malloc: ");
+	fe_write(call);
+	fe_write("(): pointer ");
+	fe_write(hex + i);
+	fe_write(": not allocated by this malloc\n");
+	abort();
+}
+
+/*
+ * ---- The bootstrap arena. ----
+ * A bump allocator over a static array, then over one reserved mapping.
+ * Each block has a 16-byte header in front holding its size (for
+ * realloc() and malloc_usable_size()).  Lock-free, so that fork() and
+ * recursion cannot catch it half-way.  Blocks are never reused: the arena
+ * serves start-up and nested calls only, a bounded amount.
+ */
+#define BOOT_STATIC	((size_t)256 * 1024)
+#define BOOT_SPILL	((size_t)64 * 1024 * 1024)
+#define BOOT_HDR	16
+
+static _Alignas(64) unsigned char boot_static[BOOT_STATIC];
+static atomic_size_t	 boot_static_used;
+static _Atomic(unsigned char *) boot_spill;	/* NULL until needed */
+static atomic_size_t	 boot_spill_used;
+
+/*
+ * boot_carve: n bytes aligned to `align` (a power of two, at least 16)
+ * from arena[0 .. cap), whose first *used bytes are taken, or NULL.
+ * Lock-free.
+ */
+static void *
+boot_carve(unsigned char *arena, size_t cap, atomic_size_t *used,
+    size_t align, size_t n)
+{
+	/* Relaxed: each caller only needs a range nobody else got. */
+	size_t old = atomic_load_explicit(used, memory_order_relaxed);
+
+	if (n > cap || align > cap)
+		return NULL;
+	for (;;) {
+		size_t user = (old + BOOT_HDR + align - 1) & ~(align - 1);
+		if (user > cap || cap - user < n)
+			return NULL;
+		size_t end = (user + n + 15) & ~(size_t)15;
+		/* Relaxed: as above; the block is published by the caller. */
+		if (atomic_compare_exchange_weak_explicit(used, &old, end,
+		    memory_order_relaxed, memory_order_relaxed)) {
+			*(size_t *)(void *)(arena + user - BOOT_HDR) = n;
+			return arena + user;
+		}
+	}
+}
+
+/*
+ * boot_alloc: n bytes aligned to `align` from the bootstrap arena, or NULL
+ * with errno ENOMEM.  Fresh memory, zero-filled.  Lock-free; the spill
+ * mapping is made by whoever needs it first.
+ */
+static void *
+boot_alloc(size_t align, size_t n)
+{
+	void *p;
+
+	if (align < 16)
+		align = 16;
+	if ((p = boot_carve(boot_static, BOOT_STATIC, &boot_static_used,
+	    align, n)) != NULL)
+		return p;
+	/* Acquire: pairs with the release below; the mapping is usable. */
+	unsigned char *spill = atomic_load_explicit(&boot_spill,
+	    memory_order_acquire);
+	if (spill == NULL) {
+		unsigned char *m = mmap(NULL, BOOT_SPILL, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (m == MAP_FAILED) {
+			errno = ENOMEM;
+			return NULL;
+		}
+		/* Release/acquire: publishes the mapping, or reads the winner's. */
+		if (atomic_compare_exchange_strong_explicit(&boot_spill, &spill, m,
+		    memory_order_acq_rel, memory_order_acquire))
+			spill = m;
+		else
+			munmap(m, BOOT_SPILL);
+	}
+	if ((p = boot_carve(spill, BOOT_SPILL, &boot_spill_used, align, n)) == NULL)
+		errno = ENOMEM;
+	return p;
+}
+
+/*
+ * boot_owns: whether p lies in the bootstrap arena.  Lock-free.  A block
+ * of the spill mapping reached the caller after the mapping was
+ * published, so a relaxed load sees it.
+ */
+static bool
+boot_owns(const void *p)
+{
+	/* Relaxed: see above. */
+	unsigned char *spill = atomic_load_explicit(&boot_spill,
+	    memory_order_relaxed);
+
+	return (uintptr_t)p - (uintptr_t)boot_static < BOOT_STATIC ||
+	    (spill != NULL && (uintptr_t)p - (uintptr_t)spill < BOOT_SPILL);
+}
+
+/* boot_size: the size a bootstrap block was asked with.  Lock-free. */
+static size_t
+boot_size(const void *p)
+{
+	return *(const size_t *)(const void *)((const unsigned char *)p - BOOT_HDR);
+}
+
+/*
+ * ---- Big blocks: a mapping each, found through a hash table. ----
+ * Open addressing with linear probing, at most half full, deletion by
+ * shifting back (no tombstones).  The table itself is mapped directly, so
+ * that big_lock stays a leaf.  A table rather than a header page in front
+ * of each block: free() of a foreign pointer must not read memory that
+ * may not be mapped.
+ */
+struct fe_big {
+	uintptr_t	 addr;		/* 0: empty */
+	size_t		 len;		/* the mapping's length */
+};
+
+static pthread_mutex_t	 big_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct fe_big	*big_tab;
+static size_t		 big_cap;	/* a power of two, or 0 */
+static unsigned		 big_shift;	/* log2(big_cap) */
+static size_t		 big_n;
+
+/* big_home: the slot where a key's probe starts.  big_lock held. */
+static size_t
+big_home(uintptr_t addr)
+{
+	/* Fibonacci hashing of the page number. */
+	uint64_t h = (uint64_t)(addr >> 12) * UINT64_C(0x9e3779b97f4a7c15);
+
+	return (size_t)(h >> (64 - big_shift));
+}
+
+/* big_put: place an entry, known to be absent, in a table with room.  big_lock held. */
+static void
+big_put(struct fe_big *tab, size_t mask, struct fe_big e)
+{
+	size_t i = big_home(e.addr);
+
+	while (tab[i].addr != 0)
+		i = (i + 1) & mask;
+	tab[i] = e;
+}
+
+/*
+ * big_grow: double the table (1024 entries to begin with).  big_lock
+ * held.  False when no memory could be had; the table is unchanged then.
+ */
+static bool
+big_grow(void)
+{
+	size_t ncap = big_cap != 0 ? 2 * big_cap : 1024;
+	struct fe_big *ntab = mmap(NULL, ncap * sizeof(*ntab),
+	    PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (ntab == MAP_FAILED)
+		return false;
+	struct fe_big *otab = big_tab;
+	size_t ocap = big_cap;
+	big_tab = ntab;
+	big_cap = ncap;
+	for (big_shift = 0; ((size_t)1 << big_shift) < ncap; big_shift++)
+		continue;
+	for (size_t i = 0; i < ocap; i++) {
+		if (otab[i].addr != 0)
+			big_put(ntab, ncap - 1, otab[i]);
+	}
+	if (otab != NULL)
+		munmap(otab, ocap * sizeof(*otab));
+	return true;
+}
+
+/* big_slot: the slot holding addr, or SIZE_MAX.  big_lock held. */
+static size_t
+big_slot(uintptr_t addr)
+{
+	if (big_cap == 0)
+		return SIZE_MAX;
+	size_t mask = big_cap - 1;
+	for (size_t i = big_home(addr); big_tab[i].addr != 0; i = (i + 1) & mask) {
+		if (big_tab[i].addr == addr)
+			return i;
+	}
+	return SIZE_MAX;
+}
+
+/* big_unslot: empty slot i, shifting later entries back.  big_lock held. */
+static void
+big_unslot(size_t i)
+{
+	size_t mask = big_cap - 1;
+
+	for (size_t j = (i + 1) & mask; big_tab[j].addr != 0; j = (j + 1) & mask) {
+		size_t k = big_home(big_tab[j].addr);
+		/* j's entry may fill the hole unless its home lies in (i, j]. */
+		if (((j - k) & mask) >= ((j - i) & mask)) {
+			big_tab[i] = big_tab[j];
+			i = j;
+		}
+	}
+	big_tab[i].addr = 0;
+	big_n--;
+}
+
+/* big_insert: record a new big block.  Takes big_lock.  False: no memory. */
+static bool
+big_insert(void *p, size_t len)
+{
+	bool ok = true;
+
+	pthread_mutex_lock(&big_lock);
+	if ((big_n + 1) * 2 > big_cap)
+		ok = big_grow();
+	if (ok) {
+		big_put(big_tab, big_cap - 1, (struct fe_big){ (uintptr_t)p, len });
+		big_n++;
+	}
+	pthread_mutex_unlock(&big_lock);
+	return ok;
+}
+
+/* big_len: the mapping length of big block p, or 0.  Takes big_lock. */
+static size_t
+big_len(const void *p)
+{
+	pthread_mutex_lock(&big_lock);
+	size_t i = big_slot((uintptr_t)p);
+	size_t len = i != SIZE_MAX ? big_tab[i].len : 0;
+	pthread_mutex_unlock(&big_lock);
+	return len;
+}
+
+/*
+ * big_alloc: a mapping of at least n bytes (a page for 0) aligned to
+ * `align` (a power of two), recorded, or NULL with errno ENOMEM.  Fresh
+ * memory, zero-filled.  Takes big_lock to record it.
+ */
+static void *
+big_alloc(size_t n, size_t align)
+{
+	size_t extra = align > fe_pagesize ? align : 0;
+
+	if (n == 0)			/* an aligned request of 0 bytes */
+		n = 1;
+
+	if (n > SIZE_MAX / 2 - extra) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	size_t len = (n + fe_pagesize - 1) & ~(fe_pagesize - 1);
+	char *m = mmap(NULL, len + extra, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	char *p = m;
+	if (extra != 0) {		/* trim to the alignment */
+		p = (char *)(((uintptr_t)m + align - 1) & ~(uintptr_t)(align - 1));
+		if (p > m)
+			munmap(m, (size_t)(p - m));
+		if (p + len < m + len + extra)
+			munmap(p + len, (size_t)(m + len + extra - (p + len)));
+	}
+	if (!big_insert(p, len)) {
+		munmap(p, len);
+		errno = ENOMEM;
+		return NULL;
+	}
+	return p;
+}
+
+/*
+ * big_free: unmap big block p; false if p is not one.  Takes big_lock to
+ * unrecord it, unmaps without.
+ */
+static bool
+big_free(void *p)
+{
+	pthread_mutex_lock(&big_lock);
+	size_t i = big_slot((uintptr_t)p);
+	size_t len = i != SIZE_MAX ? big_tab[i].len : 0;
+	if (i != SIZE_MAX)
+		big_unslot(i);
+	pthread_mutex_unlock(&big_lock);
+	if (len == 0)
+		return false;
+	munmap(p, len);
+	return true;
+}
+
+/*
+ * big_resize: big block p (of `len` bytes) resized to n bytes (n >
+ * FE_CLASS_MAX) where the system can move mappings, its record updated in
+ * the same hold of big_lock (the count of entries is unchanged, so the
+ * update needs no memory); NULL with errno ENOMEM and p intact otherwise.
+ * Without mremap(), a new block and a copy.
+ */
+static void *
+big_resize(void *p, size_t len, size_t n)
+{
+	size_t nlen = (n + fe_pagesize - 1) & ~(fe_pagesize - 1);
+
+	if (nlen == len)
+		return p;
+#ifdef MREMAP_MAYMOVE
+	pthread_mutex_lock(&big_lock);
+	size_t i = big_slot((uintptr_t)p);
+	PC_ASSERT(i != SIZE_MAX);
+	void *q = mremap(p, len, nlen, MREMAP_MAYMOVE);
+	if (q == MAP_FAILED) {
+		pthread_mutex_unlock(&big_lock);
+		errno = ENOMEM;
+		return NULL;
+	}
+	big_unslot(i);
+	big_put(big_tab, big_cap - 1, (struct fe_big){ (uintptr_t)q, nlen });
+	big_n++;
+	pthread_mutex_unlock(&big_lock);
+	return q;
+#else
+	void *q = big_alloc(n, 0);
+	if (q != NULL) {
+		memcpy(q, p, len < n ? len : n);
+		(void)big_free(p);
+	}
+	return q;
+#endif
+}
+
+/*
+ * ---- The size classes. ----
+ */
+
+/* class_of: the class of a request of n bytes, n <= FE_CLASS_MAX.  No lock. */
+static inline unsigned
+class_of(size_t n)
+{
+	if (n <= 1024)
+		return fe_lut16[(n + 15) >> 4];
+	return fe_lut256[(n + 255) >> 8];
+}
+
+/*
+ * tables_init: the class sizes, alignments and lookup tables.  Run once by
+ * fe_init(), before the release that makes the front end ready.
+ */
+static void
+tables_init(void)
+{
+	unsigned c = 0;
+
+	for (size_t s = 16; s <= FE_SMALL_MAX; s += 16)
+		fe_size[c++] = s;
+	for (size_t base = FE_SMALL_MAX; base < FE_CLASS_MAX; base *= 2) {
+		for (size_t j = 1; j <= 4; j++)
+			fe_size[c++] = base + j * (base / 4);
+	}
+	PC_ASSERT(c == FE_NCLASS && fe_size[FE_NCLASS - 1] == FE_CLASS_MAX);
+	for (c = 0; c < FE_NCLASS; c++) {
+		size_t a = fe_size[c] & (~fe_size[c] + 1);	/* lowest set bit */
+		fe_align[c] = a < FE_ALIGN_MAX ? a : FE_ALIGN_MAX;
+	}
+	c = 0;
+	for (size_t i = 0; i < sizeof(fe_lut16); i++) {
+		while (fe_size[c] < (i != 0 ? i * 16 : 1))
+			c++;
+		fe_lut16[i] = (uint8_t)c;
+	}
+	c = 0;
+	for (size_t i = 0; i < sizeof(fe_lut256); i++) {
+		while (fe_size[c] < (i != 0 ? i * 256 : 1))
+			c++;
+		fe_lut256[i] = (uint8_t)c;
+	}
+}
+
+/*
+ * fmt_size: the decimal digits of v at the end of buf[0 .. len), NUL
+ * included; returns where they start.  No stdio: see fe_write().
+ */
+static char *
+fmt_size(char *buf, size_t len, size_t v)
+{
+	char *p = buf + len;
+
+	*--p = '\0';
+	do {
+		*--p = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0 && p > buf);
+	return p;
+}
+
+/*
+ * class_create: the cache of class c, made now unless another thread
+ * made it first (then that one; ours is destroyed, never having held an
+ * object).  NULL with errno on failure.  Inside the front end (fe_depth
+ * set): what pcache_create() allocates through malloc comes from the
+ * bootstrap arena.
+ */
+PC_NOINLINE static pcache_t *
+class_create(unsigned c)
+{
+	char name[PC_NAMELEN] = "malloc-", num[24];
+	struct pcache_config cfg = { .size = fe_size[c], .align = fe_align[c] };
+
+	strncat(name, fmt_size(num, sizeof(num), fe_size[c]),
+	    sizeof(name) - strlen(name) - 1);
+	pcache_t *pc = pcache_create(name, &cfg), *old = NULL;
+	if (pc == NULL)
+		return NULL;
+	/* Release: the cache is set up before a thread finds it; acquire: the winner's is. */
+	if (!atomic_compare_exchange_strong_explicit(&fe_cache[c], &old, pc,
+	    memory_order_acq_rel, memory_order_acquire)) {
+		(void)pcache_destroy(pc);
+		return old;
+	}
+	return pc;
+}
+
+/* class_get: an object of class c, or NULL with errno ENOMEM.  Inside the front end. */
+static inline void *
+class_get(unsigned c)
+{
+	/* Acquire: pairs with class_create()'s release. */
+	pcache_t *pc = atomic_load_explicit(&fe_cache[c], memory_order_acquire);
+	void *p;
+
+	if (PC_UNLIKELY(pc == NULL) && (pc = class_create(c)) == NULL) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	if ((p = pcache_get(pc, PCACHE_WAITOK)) == NULL)
+		errno = ENOMEM;
+	return p;
+}
+
+/*
+ * ---- Set-up, fork, and the guard. ----
+ */
+
+/*
+ * fe_fork_prepare, fe_fork_parent, fe_fork_child: hold the leaf locks
+ * across fork().  Registered before the library's own handlers, so that
+ * this prepare runs after theirs (pthread_atfork() runs prepares in
+ * reverse order): the leaves are taken last, as the lock order wants.
+ */
+static void
+fe_fork_prepare(void)
+{
+	pthread_mutex_lock(&big_lock);
+	pc_sys_lock();
+}
+
+static void
+fe_fork_parent(void)
+{
+	pc_sys_unlock();
+	pthread_mutex_unlock(&big_lock);
+}
+
+static void
+fe_fork_child(void)
+{
+	pc_sys_unlock();
+	pthread_mutex_unlock(&big_lock);
+}
+
+/*
+ * fe_init: set the front end up, once, or say why not yet.  True when it
+ * is ready.  False before the constructor has run (the C library may not
+ * be initialised), and in other threads while one sets it up: their
+ * callers use the bootstrap arena.  The setting-up thread counts as
+ * inside the front end, so that what hwloc, the C library and the
+ * library's once-only set-up allocate comes from the arena too.
+ */
+PC_NOINLINE static bool
+fe_init(void)
+{
+	int st = FE_UNINIT;
+
+	/* Acquire: pairs with the constructor's release. */
+	if (!atomic_load_explicit(&fe_ctor_done, memory_order_acquire))
+		return false;
+	/* Acquire on failure: a READY seen here publishes the set-up. */
+	if (!atomic_compare_exchange_strong_explicit(&fe_state, &st, FE_INITING,
+	    memory_order_acquire, memory_order_acquire))
+		return st == FE_READY;
+	fe_depth++;
+	long pg = sysconf(_SC_PAGESIZE);
+	if (pg > 0 && ((size_t)pg & ((size_t)pg - 1)) == 0)
+		fe_pagesize = (size_t)pg;
+	tables_init();
+	/* Before the library registers its own (first pcache_create()). */
+	(void)pthread_atfork(fe_fork_prepare, fe_fork_parent, fe_fork_child);
+	(void)pcache_cpu_count();		/* hwloc: the topology, now */
+#ifdef PCACHE_HAVE_EXECINFO
+	if (pc_env_debug()) {
+		/* Checked mode logs backtraces; the first loads the unwinder. */
+		void *frames[2];
+		(void)backtrace(frames, 2);
+	}
+#endif
+	/* The library's once-only set-up (fork handlers, rseq, stats) now. */
+	(void)class_create(0);
+	fe_depth--;
+	/* Release: the tables and the first cache before READY. */
+	atomic_store_explicit(&fe_state, FE_READY, memory_order_release);
+	return true;
+}
+
+#ifdef FE_CONSTRUCTOR
+/*
+ * fe_constructor: the C library and this library's dependencies are
+ * initialised: set the front end up.  Until now every call used the
+ * bootstrap arena.
+ */
+__attribute__((constructor)) static void
+fe_constructor(void)
+{
+	/* Release: pairs with fe_init()'s acquire. */
+	atomic_store_explicit(&fe_ctor_done, true, memory_order_release);
+	(void)fe_init();
+}
+#endif
+
+/*
+ * fe_enter: whether the calling thread may use the caches now: it is not
+ * already inside the front end, and the front end is ready (set up now if
+ * it can be).  When true the thread is inside until fe_leave().
+ */
+static inline bool
+fe_enter(void)
+{
+	if (PC_UNLIKELY(fe_depth != 0))
+		return false;
+	/* Acquire: pairs with fe_init()'s release. */
+	if (PC_UNLIKELY(atomic_load_explicit(&fe_state, memory_order_acquire) !=
+	    FE_READY) && !fe_init())
+		return false;
+	fe_depth = 1;
+	return true;
+}
+
+static inline void
+fe_leave(void)
+{
+	fe_depth = 0;
+}
+
+/*
+ * ---- The calls. ----
+ */
+
+/* fe_alloc: n bytes, 16-byte aligned.  Inside the front end. */
+static void *
+fe_alloc(size_t n)
+{
+	if (n > FE_CLASS_MAX)
+		return big_alloc(n, 0);
+	return class_get(class_of(n));
+}
+
+/*
+ * fe_malloc: malloc() without going through the exported symbol (which
+ * another library could interpose).  NULL with errno ENOMEM.
+ */
+static void *
+fe_malloc(size_t n)
+{
+	if (!fe_enter())
+		return boot_alloc(16, n);
+	void *p = fe_alloc(n);
+	fe_leave();
+	return p;
+}
+
+/*
+ * fe_aligned: n bytes aligned to `align` (a power of two above 16): an
+ * object of the first class that holds max(n, align) and whose objects
+ * are that aligned, or a big block.
+ */
+static void *
+fe_aligned(size_t align, size_t n)
+{
+	if (!fe_enter())
+		return boot_alloc(align, n);
+	void *p;
+	size_t need = n > align ? n : align;
+	if (align <= FE_ALIGN_MAX && need <= FE_CLASS_MAX) {
+		unsigned c = class_of(need);
+		while (fe_align[c] < align)	/* ends at a power of two */
+			c++;
+		p = class_get(c);
+	} else
+		p = big_alloc(n, align);
+	fe_leave();
+	return p;
+}
+
+/*
+ * fe_free: give p back; `call` names the caller for an abort message.
+ * The thread counts as inside the front end meanwhile, whatever it was.
+ */
+static void
+fe_free(void *p, const char *call)
+{
+	if (p == NULL || boot_owns(p))
+		return;
+	pcache_t *pc = pcache_of(p);
+	unsigned depth = fe_depth;
+
+	fe_depth = depth + 1;
+	if (pc != NULL)
+		pcache_put(pc, p);	/* aborts unless p starts an object */
+	else if (!big_free(p))
+		fe_bad_pointer(call, p);
+	fe_depth = depth;
+}
+
+/*
+ * fe_usable: the usable size of the block p (non-NULL) and where it came
+ * from: *pcp its cache, or NULL for a big block (*bigp true) or a
+ * bootstrap one.  Aborts for a foreign pointer, naming `call`.
+ */
+static size_t
+fe_usable(void *p, const char *call, pcache_t **pcp, bool *bigp)
+{
+	size_t len;
+
+	*pcp = NULL;
+	*bigp = false;
+	if (boot_owns(p))
+		return boot_size(p);
+	if ((*pcp = pcache_of(p)) != NULL)
+		return pcache_size(*pcp);
+	if ((len = big_len(p)) == 0)
+		fe_bad_pointer(call, p);
+	*bigp = true;
+	return len;
+}
+
+void *
+malloc(size_t n)
+{
+	return fe_malloc(n);
+}
+
+void
+free(void *p)
+{
+	fe_free(p, "free");
+}
+
+/* calloc: ENOMEM when n * size overflows; fresh memory is not cleared twice. */
+void *
+calloc(size_t n, size_t size)
+{
+	if (size != 0 && n > SIZE_MAX / size) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	size_t total = n * size;
+	if (!fe_enter())
+		return boot_alloc(16, total);	/* never reused: zero */
+	void *p;
+	if (total > FE_CLASS_MAX)
+		p = big_alloc(total, 0);	/* a fresh mapping: zero */
+	else if ((p = class_get(class_of(total))) != NULL)
+		memset(p, 0, total);
+	fe_leave();
+	return p;
+}
+
+/*
+ * realloc: as C and POSIX say, with the C library's choice for size 0 (p
+ * is freed and NULL returned).  A block stays where it is when the new
+ * size still gets its class, or wastes at most a quarter of it; a big
+ * block is remapped (moved without a copy where the system can).  The
+ * old block is untouched when the new one cannot be had.
+ */
+void *
+realloc(void *p, size_t n)
+{
+	if (p == NULL)
+		return fe_malloc(n);
+	if (n == 0) {
+		fe_free(p, "realloc");
+		return NULL;
+	}
+	pcache_t *pc;
+	bool big;
+	size_t usable = fe_usable(p, "realloc", &pc, &big);
+	if (pc != NULL && n <= usable &&
+	    (usable - n <= usable / 4 || fe_size[class_of(n)] == usable))
+		return p;
+	if (big && n > FE_CLASS_MAX)
+		return big_resize(p, usable, n);
+	void *q = fe_malloc(n);
+	if (q != NULL) {
+		memcpy(q, p, usable < n ? usable : n);
+		fe_free(p, "realloc");
+	}
+	return q;
+}
+
+/* reallocarray: realloc(p, n * size), ENOMEM (p untouched) on overflow. */
+void *
+reallocarray(void *p, size_t n, size_t size)
+{
+	if (size != 0 && n > SIZE_MAX / size) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return realloc(p, n * size);
+}
+
+/* posix_memalign: EINVAL unless align is a power of two and a multiple of sizeof(void *). */
+int
+posix_memalign(void **memptr, size_t align, size_t n)
+{
+	int saved = errno;
+
+	if (align < sizeof(void *) || (align & (align - 1)) != 0)
+		return EINVAL;
+	void *p = align <= 16 ? fe_malloc(n) : fe_aligned(align, n);
+	errno = saved;			/* POSIX: the result says it all */
+	if (p == NULL)
+		return ENOMEM;
+	*memptr = p;
+	return 0;
+}
+
+/* aligned_alloc: EINVAL unless align is a power of two (C17, DR 460). */
+void *
+aligned_alloc(size_t align, size_t n)
+{
+	if (align == 0 || (align & (align - 1)) != 0) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return align <= 16 ? fe_malloc(n) : fe_aligned(align, n);
+}
+
+/* memalign: as the C library's: an alignment not a power of two is rounded up. */
+void *
+memalign(size_t align, size_t n)
+{
+	if (align <= 16)
+		return fe_malloc(n);
+	if (align > SIZE_MAX / 2 + 1) {
+		errno = EINVAL;
+		return NULL;
+	}
+	size_t a = 32;
+	while (a < align)
+		a *= 2;
+	return fe_aligned(a, n);
+}
+
+/* valloc: page-aligned. */
+void *
+valloc(size_t n)
+{
+	return fe_aligned(fe_pagesize, n);
+}
+
+/* pvalloc: page-aligned, the size rounded up to whole pages (one for 0). */
+void *
+pvalloc(size_t n)
+{
+	if (n > SIZE_MAX - fe_pagesize) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	size_t len = n == 0 ? fe_pagesize :
+	    (n + fe_pagesize - 1) & ~(fe_pagesize - 1);
+	return fe_aligned(fe_pagesize, len);
+}
+
+/* malloc_usable_size: the bytes usable at p; 0 for NULL; aborts for a foreign pointer. */
+size_t
+malloc_usable_size(void *p)
+{
+	pcache_t *pc;
+	bool big;
+
+	return p == NULL ? 0 : fe_usable(p, "malloc_usable_size", &pc, &big);
+}

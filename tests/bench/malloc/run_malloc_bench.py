@@ -1,0 +1,166 @@
+#!/usr/bin/env python3
+"""run_malloc_bench.py -- libpcache-malloc against the system's mallocs.
+
+Runs the malloc benchmarks of this directory (larson, xmalloc, simple,
+mixed, peak) under each allocator in turn: glibc's (nothing preloaded),
+jemalloc, tcmalloc, mimalloc (Debian's libjemalloc.so.2,
+libtcmalloc_minimal.so.4, libmimalloc.so.2, through LD_PRELOAD) and
+libpcache-malloc.  Rounds are interleaved -- every round runs every
+benchmark under every allocator, in an order shuffled per round -- so
+that a machine whose speed drifts affects all alike.  It prints, per
+benchmark and allocator, the median throughput (ops/s; for peak, the
+peak resident set, lower is better), the median over rounds of the
+same-round ratio to glibc, and the median peak RSS.
+
+Numbers are only worth reading from a quiet machine with the CPU
+frequency fixed; --smoke runs one short round to check that everything
+runs.
+
+Usage: run_malloc_bench.py --bindir DIR --lib LIBPCACHE_MALLOC
+           [--rounds N] [--seconds S] [--threads T] [--smoke] [--json FILE]
+
+Copyright (c) 2026 The libpcache developers.  BSD-2-Clause; see LICENSE.
+"""
+import argparse
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+
+PEERS = {
+    "jemalloc": "libjemalloc.so.2",
+    "tcmalloc": "libtcmalloc_minimal.so.4",
+    "mimalloc": "libmimalloc.so.2",
+}
+
+
+def find_shared(name):
+    """The path of a shared library by soname, from ldconfig's cache."""
+    try:
+        out = subprocess.run(["ldconfig", "-p"], capture_output=True,
+                             text=True, check=False).stdout
+    except OSError:
+        out = ""
+    for line in out.splitlines():
+        parts = line.strip().split(" => ")
+        if len(parts) == 2 and parts[0].split()[0] == name:
+            return parts[1]
+    for d in ("/usr/lib/x86_64-linux-gnu", "/usr/lib64", "/usr/lib"):
+        p = os.path.join(d, name)
+        if os.path.exists(p):
+            return p
+    return None
+
+
+def benchmarks(secs, threads, smoke):
+    """(name, program, args, metric, higher_is_better) for every benchmark."""
+    s = str(secs)
+    t = str(threads)
+    half = str(max(1, threads // 2))
+    return [
+        ("larson", "malloc_larson", [s, t, "1000", "16", "512"], "ops_per_s", True),
+        ("xmalloc", "malloc_xmalloc", [s, half, "64", "256"], "ops_per_s", True),
+        ("simple-1t", "malloc_simple", [s, "1", "100"], "ops_per_s", True),
+        ("simple-mt", "malloc_simple", [s, t, "100"], "ops_per_s", True),
+        ("mixed", "malloc_mixed", [s, t, "4000"], "ops_per_s", True),
+        ("peak", "malloc_peak", ["0.05" if smoke else "1"], "maxrss_kb", False),
+    ]
+
+
+def run_one(path, args, preload, timeout):
+    """The key=value fields the program printed, or None if it failed."""
+    env = dict(os.environ)
+    env.pop("LD_PRELOAD", None)
+    if preload:
+        env["LD_PRELOAD"] = preload
+    try:
+        p = subprocess.run([path] + args, capture_output=True, text=True,
+                           env=env, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        return None
+    if p.returncode != 0:
+        sys.stderr.write(p.stdout + p.stderr)
+        return None
+    fields = {}
+    for line in p.stdout.splitlines():
+        for word in line.split():
+            if "=" in word:
+                k, v = word.split("=", 1)
+                fields[k] = v
+    return fields
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bindir", required=True)
+    ap.add_argument("--lib", required=True, help="libpcache-malloc.so")
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--seconds", type=float, default=2.0)
+    ap.add_argument("--threads", type=int, default=os.cpu_count() or 2)
+    ap.add_argument("--smoke", action="store_true",
+                    help="one round of 0.2 s runs: checks, not numbers")
+    ap.add_argument("--json", help="write every measurement here")
+    a = ap.parse_args()
+    if a.smoke:
+        a.rounds, a.seconds = 1, 0.2
+
+    allocs = {"glibc": None}
+    for name, soname in PEERS.items():
+        path = find_shared(soname)
+        if path:
+            allocs[name] = path
+        else:
+            print(f"# {name}: {soname} not found, skipped "
+                  f"(Debian: libjemalloc2, libtcmalloc-minimal4, libmimalloc2.0)")
+    allocs["pcache"] = os.path.abspath(a.lib)
+    benches = benchmarks(a.seconds, a.threads, a.smoke)
+    rng = random.Random(20260101)
+    # results[bench][alloc] = list of (metric, maxrss) per round
+    results = {b[0]: {k: [] for k in allocs} for b in benches}
+    for r in range(a.rounds):
+        for name, prog, args, metric, _ in benches:
+            order = list(allocs)
+            rng.shuffle(order)
+            for alloc in order:
+                f = run_one(os.path.join(a.bindir, prog), args, allocs[alloc],
+                            timeout=60 + 10 * a.seconds)
+                if f is None or metric not in f:
+                    print(f"# round {r}: {name} under {alloc} failed")
+                    results[name][alloc].append(None)
+                    continue
+                results[name][alloc].append(
+                    (float(f[metric]), float(f.get("maxrss_kb", 0))))
+        print(f"# round {r + 1}/{a.rounds} done", flush=True)
+
+    print(f"\n{a.rounds} rounds, {a.seconds} s per run, {a.threads} threads")
+    for name, _, _, metric, higher in benches:
+        unit = "ops/s" if metric == "ops_per_s" else "peak RSS kB (lower is better)"
+        print(f"\n{name}: {unit}")
+        print(f"  {'allocator':10} {'median':>14} {'vs glibc':>9} {'peak RSS MB':>12}")
+        base = results[name]["glibc"]
+        for alloc in allocs:
+            runs = results[name][alloc]
+            ok = [x for x in runs if x is not None]
+            if not ok:
+                print(f"  {alloc:10} {'failed':>14}")
+                continue
+            med = statistics.median(x[0] for x in ok)
+            rss = statistics.median(x[1] for x in ok) / 1024
+            ratios = [x[0] / b[0] for x, b in zip(runs, base)
+                      if x is not None and b is not None and b[0] > 0]
+            ratio = f"{statistics.median(ratios):.2f}x" if ratios else "-"
+            print(f"  {alloc:10} {med:14.0f} {ratio:>9} {rss:12.1f}")
+    if a.json:
+        with open(a.json, "w", encoding="utf-8") as fp:
+            json.dump({"rounds": a.rounds, "seconds": a.seconds,
+                       "threads": a.threads, "allocators": allocs,
+                       "results": results}, fp, indent=1)
+    failed = sum(1 for b in results.values() for runs in b.values()
+                 for x in runs if x is None)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
