@@ -592,8 +592,7 @@ START_TEST(destruct_bypasses_magazines)
 	pcache_put(pc, b);
 	check_balance(pc, &tc);
 	pcache_invalidate(pc);
-	ck_assert_int_eq(pcache_destroy(pc), 0);
-	ck_assert_uint_eq(atomic_load(&tc.ctor), atomic_load(&tc.dtor));
+	destroy_balanced(pc, &tc);
 }
 END_TEST
 
@@ -1239,8 +1238,7 @@ START_TEST(huge_sizes_and_counts_refused)
 	ck_assert_int_eq(pcache_get_bulk(pc, objs, 4, 0), 0);	/* still works */
 	pcache_put_bulk(pc, objs, 4);
 	check_balance(pc, &tc);
-	ck_assert_int_eq(pcache_destroy(pc), 0);
-	ck_assert_uint_eq(atomic_load(&tc.ctor), atomic_load(&tc.dtor));
+	destroy_balanced(pc, &tc);
 }
 END_TEST
 

@@ -190,8 +190,7 @@ START_TEST(bulk_failed_get_keeps_current)
 	pcache_put(pc, again);
 	check_balance(pc, &g.tc);
 	pcache_invalidate(pc);
-	ck_assert_int_eq(pcache_destroy(pc), 0);
-	ck_assert_uint_eq(atomic_load(&g.tc.ctor), atomic_load(&g.tc.dtor));
+	destroy_balanced(pc, &g.tc);
 }
 END_TEST
 
@@ -309,8 +308,7 @@ START_TEST(bulk_waiters_sleep)
 		pcache_put(pc, mine[--nmine]);
 	check_balance(pc, &tc);
 	pcache_invalidate(pc);
-	ck_assert_int_eq(pcache_destroy(pc), 0);
-	ck_assert_uint_eq(atomic_load(&tc.ctor), atomic_load(&tc.dtor));
+	destroy_balanced(pc, &tc);
 }
 END_TEST
 
@@ -359,8 +357,7 @@ START_TEST(reservation_takes_and_releases)
 	pcache_res_release(&big);
 	check_balance(pc, &tc);
 	pcache_invalidate(pc);
-	ck_assert_int_eq(pcache_destroy(pc), 0);
-	ck_assert_uint_eq(atomic_load(&tc.ctor), atomic_load(&tc.dtor));
+	destroy_balanced(pc, &tc);
 }
 END_TEST
 
@@ -432,8 +429,7 @@ START_TEST(reservation_holder_never_fails)
 	ck_assert_uint_eq(atomic_load(&w.takes), 300 * 32);
 	check_balance(w.pc, &tc);
 	pcache_invalidate(w.pc);
-	ck_assert_int_eq(pcache_destroy(w.pc), 0);
-	ck_assert_uint_eq(atomic_load(&tc.ctor), atomic_load(&tc.dtor));
+	destroy_balanced(w.pc, &tc);
 }
 END_TEST
 

@@ -284,8 +284,7 @@ START_TEST(correct_use_keeps_invariants)
 	pcache_invalidate(pc);
 	check_balance(pc, &tc);
 	ck_assert_int_eq(pcache_destroy(pc), 0);
-	ck_assert_int_eq(pcache_destroy(page), 0);
-	ck_assert_uint_eq(atomic_load(&tc.ctor), atomic_load(&tc.dtor));
+	destroy_balanced(page, &tc);
 	ck_assert_uint_eq(atomic_load(&tcp.ctor), atomic_load(&tcp.dtor));
 	ck_assert_uint_eq(atomic_load(&ta.allocs), atomic_load(&ta.frees));
 
@@ -326,8 +325,7 @@ START_TEST(quarantine_delays_reuse)
 		check_balance(pc, &tc);
 	}
 	ck_assert(seen);
-	ck_assert_int_eq(pcache_destroy(pc), 0);
-	ck_assert_uint_eq(atomic_load(&tc.ctor), atomic_load(&tc.dtor));
+	destroy_balanced(pc, &tc);
 }
 END_TEST
 
@@ -374,8 +372,7 @@ START_TEST(quarantine_is_invalidated)
 	pcache_put(pc, o[0]);
 	pcache_get_stats(pc, &st);
 	ck_assert_uint_eq(st.cached_cpu + st.cached_depot, 1);
-	ck_assert_int_eq(pcache_destroy(pc), 0);
-	ck_assert_uint_eq(atomic_load(&tc.ctor), atomic_load(&tc.dtor));
+	destroy_balanced(pc, &tc);
 }
 END_TEST
 
@@ -400,8 +397,7 @@ START_TEST(quarantine_yields_at_limit)
 	ck_assert_ptr_null(pcache_get(pc, PCACHE_NOWAIT));
 	for (int i = 0; i < QSIZE; i++)
 		pcache_put(pc, o[i]);
-	ck_assert_int_eq(pcache_destroy(pc), 0);
-	ck_assert_uint_eq(atomic_load(&tc.ctor), atomic_load(&tc.dtor));
+	destroy_balanced(pc, &tc);
 }
 END_TEST
 

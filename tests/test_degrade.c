@@ -256,8 +256,7 @@ START_TEST(reports_degraded)
 	pcache_put(pc, o);
 	check_balance(pc, &tc);
 	ck_assert_int_eq(pcache_destroy(pc), 0);
-	ck_assert_int_eq(pcache_destroy(nocpu), 0);
-	ck_assert_uint_eq(atomic_load(&tc.ctor), atomic_load(&tc.dtor));
+	destroy_balanced(nocpu, &tc);
 }
 END_TEST
 
@@ -531,8 +530,7 @@ START_TEST(workload_invariants)
 	ck_assert_int_eq(pcache_get_stats(w.pc, &st), 0);
 	ck_assert_uint_eq(st.cached_cpu + st.cached_depot, 0);
 	check_balance(w.pc, &tc);
-	ck_assert_int_eq(pcache_destroy(w.pc), 0);
-	ck_assert_uint_eq(atomic_load(&tc.ctor), atomic_load(&tc.dtor));
+	destroy_balanced(w.pc, &tc);
 }
 END_TEST
 

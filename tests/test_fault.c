@@ -80,8 +80,7 @@ run_with_fault(unsigned flags, size_t size, long nth, long *calls)
 	check_balance(pc, &tc);
 	pcache_invalidate(pc);
 	check_balance(pc, &tc);
-	ck_assert_int_eq(pcache_destroy(pc), 0);
-	ck_assert_uint_eq(atomic_load(&tc.ctor), atomic_load(&tc.dtor));
+	destroy_balanced(pc, &tc);
 	ck_assert_uint_eq(atomic_load(&ta.allocs), atomic_load(&ta.frees));
 	return out.failed_gets;
 }
@@ -167,8 +166,7 @@ START_TEST(constructor_failures)
 			ck_assert_uint_gt(out.failed_gets, 0);
 		check_balance(pc, &cf.tc);
 		pcache_invalidate(pc);
-		ck_assert_int_eq(pcache_destroy(pc), 0);
-		ck_assert_uint_eq(atomic_load(&cf.tc.ctor), atomic_load(&cf.tc.dtor));
+		destroy_balanced(pc, &cf.tc);
 	}
 }
 END_TEST

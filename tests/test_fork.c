@@ -622,8 +622,7 @@ START_TEST(fork_quiescent)
 	ck_assert_uint_eq(atomic_load(&tc.dtor), 0);
 	for (int i = 60; i < 100; i++)
 		pcache_put(pc, objs[i]);
-	ck_assert_int_eq(pcache_destroy(pc), 0);
-	ck_assert_uint_eq(atomic_load(&tc.ctor), atomic_load(&tc.dtor));
+	destroy_balanced(pc, &tc);
 }
 END_TEST
 
@@ -789,8 +788,7 @@ START_TEST(fork_with_hardlimit_sleeper)
 	for (int i = 1; i < 4; i++)
 		pcache_put(pc, objs[i]);
 	check_balance(pc, &tc);
-	ck_assert_int_eq(pcache_destroy(pc), 0);
-	ck_assert_uint_eq(atomic_load(&tc.ctor), atomic_load(&tc.dtor));
+	destroy_balanced(pc, &tc);
 }
 END_TEST
 

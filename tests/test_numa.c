@@ -87,8 +87,7 @@ START_TEST(slabs_of_the_callers_domain)
 	give(pc, cpu_a, a, K);
 	give(pc, cpu_b, b, K);
 	check_balance(pc, &tc);
-	ck_assert_int_eq(pcache_destroy(pc), 0);
-	ck_assert_uint_eq(atomic_load(&tc.ctor), atomic_load(&tc.dtor));
+	destroy_balanced(pc, &tc);
 }
 END_TEST
 
@@ -156,8 +155,7 @@ START_TEST(hard_limit_sees_every_depot)
 		give(pc, cpu_b, o, 2 * K);
 		check_balance(pc, &tc);
 		pcache_invalidate(pc);
-		ck_assert_int_eq(pcache_destroy(pc), 0);
-		ck_assert_uint_eq(atomic_load(&tc.ctor), atomic_load(&tc.dtor));
+		destroy_balanced(pc, &tc);
 	}
 }
 END_TEST

@@ -441,8 +441,7 @@ START_TEST(capacity_adapts_to_batches)
 	ck_assert_uint_lt(2 * st.bytes, peak);
 	check_balance(pc, &tc);
 	pcache_invalidate(pc);
-	ck_assert_int_eq(pcache_destroy(pc), 0);
-	ck_assert_uint_eq(atomic_load(&tc.ctor), atomic_load(&tc.dtor));
+	destroy_balanced(pc, &tc);
 }
 END_TEST
 

@@ -135,8 +135,7 @@ START_TEST(deferred_put_waits_for_readers)
 	free(got);
 	urcu_memb_unregister_thread();
 	pcache_invalidate(pc);
-	ck_assert_int_eq(pcache_destroy(pc), 0);
-	ck_assert_uint_eq(atomic_load(&tc.ctor), atomic_load(&tc.dtor));
+	destroy_balanced(pc, &tc);
 }
 END_TEST
 
@@ -216,8 +215,7 @@ START_TEST(barrier_lands_everything)
 	check_balance(pc, &tc);
 	urcu_memb_unregister_thread();
 	pcache_invalidate(pc);
-	ck_assert_int_eq(pcache_destroy(pc), 0);
-	ck_assert_uint_eq(atomic_load(&tc.ctor), atomic_load(&tc.dtor));
+	destroy_balanced(pc, &tc);
 }
 END_TEST
 
@@ -328,8 +326,7 @@ START_TEST(typesafe_readers_never_see_foreign_memory)
 	ck_assert_uint_gt(atomic_load(&ta.frees), 10);
 	check_balance(w.pc, &tc);
 	pcache_invalidate(w.pc);
-	ck_assert_int_eq(pcache_destroy(w.pc), 0);
-	ck_assert_uint_eq(atomic_load(&tc.ctor), atomic_load(&tc.dtor));
+	destroy_balanced(w.pc, &tc);
 	ck_assert_uint_eq(atomic_load(&ta.allocs), atomic_load(&ta.frees));
 }
 END_TEST

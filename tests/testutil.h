@@ -106,6 +106,17 @@ check_balance(pcache_t *pc, struct tcounts *tc)
 }
 
 /*
+ * destroy_balanced: destroy the (quiescent) cache, which must succeed, and
+ * check that every object constructed was destructed exactly once.
+ */
+static inline void
+destroy_balanced(pcache_t *pc, struct tcounts *tc)
+{
+	ck_assert_int_eq(pcache_destroy(pc), 0);
+	ck_assert_uint_eq(atomic_load(&tc->ctor), atomic_load(&tc->dtor));
+}
+
+/*
  * cpu_capacity: objects one CPU holds before the depot, on either layer,
  * as long as its capacity has not grown (percpu.h).
  */
