@@ -18,14 +18,17 @@
 #define CREATE_FLAGS	(PCACHE_NOCPU | PCACHE_DEBUG | PCACHE_TYPESAFE_BY_RCU)
 
 /*
- * pcache_create_sized: see pcache.h.  Checks the configuration (the first
+ * pc_create_placed: pcache_create_sized() whose built-in allocator's
+ * region lies at `at` (slab-aligned, atlen bytes, reserved by the caller
+ * and left reserved when the cache is destroyed) rather than where the
+ * system puts it; at NULL: anywhere.  Checks the configuration (the first
  * `size` bytes of it; the rest reads as zero), lays out the slabs, and
  * sets up the depot, the deferred-put batches and (unless PCACHE_NOCPU)
  * the CPU slots.
  */
 pcache_t *
-pcache_create_sized(const char *name, const struct pcache_config *ucfg,
-    size_t size)
+pc_create_placed(const char *name, const struct pcache_config *ucfg,
+    size_t size, void *at, size_t atlen)
 {
 	struct pcache_config cfgbuf = { 0 }, *cfg = &cfgbuf;
 	pcache_t *pc;
@@ -53,7 +56,7 @@ pcache_create_sized(const char *name, const struct pcache_config *ucfg,
 	pc->dtor = cfg->dtor;
 	pc->arg = cfg->arg;
 	pc->reclaim = cfg->reclaim;
-	if ((error = pc_slab_init(pc, cfg)) != 0) {
+	if ((error = pc_slab_init(pc, cfg, at, atlen)) != 0) {
 		pc_sys_free(pc);
 		errno = error;
 		return NULL;
@@ -97,6 +100,14 @@ fail_slab:
 	pc_sys_free(pc);
 	errno = ENOMEM;
 	return NULL;
+}
+
+/* pcache_create_sized: see pcache.h. */
+pcache_t *
+pcache_create_sized(const char *name, const struct pcache_config *cfg,
+    size_t size)
+{
+	return pc_create_placed(name, cfg, size, NULL, 0);
 }
 
 /* pcache_create: see pcache.h; the entry point of older programs. */

@@ -160,6 +160,14 @@ pc_mem_handout(const void *p, size_t n, bool constructed)
 #define pc_mem_raw(p, n)	pc_mem_handout((p), (n), false)
 
 /*
+ * pc_create_placed (cache.c): pcache_create_sized() with the built-in
+ * allocator's region at a place the caller reserved (the malloc front
+ * end's size classes); NULL `at` for anywhere.
+ */
+pcache_t *pc_create_placed(const char *name, const struct pcache_config *cfg,
+	    size_t size, void *at, size_t atlen);
+
+/*
  * The library's own memory (descriptors, magazines, per-CPU arrays,
  * off-slab headers, checked-mode rings) comes through pc_sys_malloc(),
  * pc_sys_calloc(), pc_sys_aligned_alloc() and pc_sys_free(), with the

@@ -75,6 +75,7 @@ FE_EXPORT void	*memalign(size_t align, size_t n);
 FE_EXPORT void	*valloc(size_t n);
 FE_EXPORT void	*pvalloc(size_t n);
 FE_EXPORT size_t malloc_usable_size(void *p);
+FE_EXPORT int	 malloc_trim(size_t pad);
 
 /*
  * The size classes: 16-byte steps up to FE_SMALL_MAX, then four classes
@@ -85,8 +86,8 @@ FE_EXPORT size_t malloc_usable_size(void *p);
  */
 #define FE_SMALL_MAX	128
 #define FE_NSMALL	(FE_SMALL_MAX / 16)		/* 16 .. 128 */
-#define FE_CLASS_MAX	((size_t)64 * 1024)
-#define FE_NCLASS	(FE_NSMALL + 4 * 9)		/* 128 -> 64 KiB: 9 doublings */
+#define FE_CLASS_MAX	((size_t)1024 * 1024)
+#define FE_NCLASS	(FE_NSMALL + 4 * 13)		/* 128 -> 1 MiB: 13 doublings */
 #define FE_ALIGN_MAX	((size_t)4096)
 
 static size_t		 fe_size[FE_NCLASS];
@@ -103,8 +104,34 @@ static atomic_bool	 fe_ctor_done;		/* the C library is initialised */
 #else
 static atomic_bool	 fe_ctor_done = true;	/* no constructor: trust the first call */
 #endif
-/* Non-zero while this thread is inside the front end (or sets it up). */
-static _Thread_local unsigned fe_depth FE_TLS_IE;
+/*
+ * This thread and the front end: FE_UNSEEN until it has found the front
+ * end ready, FE_OUT outside it, FE_IN inside (or setting it up), where
+ * nested calls go to the bootstrap arena.  One thread-local byte, so that
+ * the fast paths test readiness and nesting with one load.
+ */
+enum { FE_UNSEEN, FE_OUT, FE_IN };
+static _Thread_local unsigned char fe_gate FE_TLS_IE;
+
+/*
+ * The class area: one reservation holding every size class's region at
+ * a fixed place, class c's at fe_area + (c << fe_span_shift), so that
+ * free() names the class of a pointer with a subtraction and a shift
+ * instead of a walk through the page map.  Set once by area_init()
+ * before the front end is ready; fe_area_len stays 0 where the address
+ * space could not spare it (the classes' caches then reserve their own
+ * regions, found by pcache_of()).  A span is taken by the first cache
+ * created for its class (fe_span_taken): a second one, made by a thread
+ * that lost the race to create it, goes anywhere.
+ */
+#define FE_SPAN_SHIFT_MAX	30		/* 64 GiB a class */
+#define FE_SPAN_SHIFT_MIN	30		/* 1 GiB a class */
+#define FE_AREA_ALIGN		((size_t)1 << 22)	/* any class's slab */
+
+static uintptr_t	 fe_area;
+static atomic_size_t	 fe_area_len;
+static unsigned		 fe_span_shift;
+static atomic_bool	 fe_span_taken[FE_NCLASS];
 
 /*
  * ---- Messages, without stdio (it may call malloc). ----
@@ -548,10 +575,58 @@ fmt_size(char *buf, size_t len, size_t v)
 }
 
 /*
+ * area_init: reserve the class area (see fe_area), as large as the
+ * address space allows down to FE_SPAN_SHIFT_MIN; none at all on a 32-bit
+ * one.  Inaccessible until a class's cache maps its region over its span.
+ * Run once by fe_init(), before the front end is ready.
+ */
+static void
+area_init(void)
+{
+	if (sizeof(void *) < 8)
+		return;
+	for (unsigned sh = FE_SPAN_SHIFT_MAX; sh >= FE_SPAN_SHIFT_MIN; sh--) {
+		size_t len = (size_t)FE_NCLASS << sh;
+		char *m = mmap(NULL, len + FE_AREA_ALIGN, PROT_NONE, MAP_PRIVATE |
+		    MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (m == MAP_FAILED)
+			continue;
+		fe_area = ((uintptr_t)m + FE_AREA_ALIGN - 1) &
+		    ~(uintptr_t)(FE_AREA_ALIGN - 1);
+		fe_span_shift = sh;
+		/* Release: fe_area and the shift before a reader sees the length. */
+		atomic_store_explicit(&fe_area_len, len, memory_order_release);
+		return;
+	}
+}
+
+/*
+ * fe_class_cache: the cache of the class whose span of the class area
+ * holds p, or NULL when p is not in the area (or in the span of a class
+ * not created).  Lock-free.
+ */
+static inline pcache_t *
+fe_class_cache(const void *p)
+{
+	/* Acquire: pairs with area_init()'s release (a plain load on x86). */
+	size_t len = atomic_load_explicit(&fe_area_len, memory_order_acquire);
+	uintptr_t off = (uintptr_t)p - fe_area;
+
+	if (off >= len)
+		return NULL;
+	/*
+	 * Relaxed: an object of the class reached the caller after the
+	 * cache was published (class_create()'s release).
+	 */
+	return atomic_load_explicit(&fe_cache[off >> fe_span_shift],
+	    memory_order_relaxed);
+}
+
+/*
  * class_create: the cache of class c, made now unless another thread
  * made it first (then that one; ours is destroyed, never having held an
- * object).  NULL with errno on failure.  Inside the front end (fe_depth
- * set): what pcache_create() allocates through malloc comes from the
+ * object).  NULL with errno on failure.  Inside the front end (fe_gate
+ * FE_IN): what pcache_create() allocates through malloc comes from the
  * bootstrap arena.
  */
 PC_NOINLINE static pcache_t *
@@ -562,7 +637,20 @@ class_create(unsigned c)
 
 	strncat(name, fmt_size(num, sizeof(num), fe_size[c]),
 	    sizeof(name) - strlen(name) - 1);
-	pcache_t *pc = pcache_create(name, &cfg), *old = NULL;
+	void *at = NULL;
+	size_t span = 0;
+	/*
+	 * Relaxed: the area was set up before this thread found the front
+	 * end ready (acquire); of the flag only its own value matters.
+	 */
+	if (atomic_load_explicit(&fe_area_len, memory_order_relaxed) != 0 &&
+	    !atomic_exchange_explicit(&fe_span_taken[c], true,
+	    memory_order_relaxed)) {
+		at = (void *)(fe_area + ((uintptr_t)c << fe_span_shift));
+		span = (size_t)1 << fe_span_shift;
+	}
+	pcache_t *pc = pc_create_placed(name, &cfg, sizeof(cfg), at, span);
+	pcache_t *old = NULL;
 	if (pc == NULL)
 		return NULL;
 	/* Release: the cache is set up before a thread finds it; acquire: the winner's is. */
@@ -642,11 +730,13 @@ fe_init(void)
 	if (!atomic_compare_exchange_strong_explicit(&fe_state, &st, FE_INITING,
 	    memory_order_acquire, memory_order_acquire))
 		return st == FE_READY;
-	fe_depth++;
+	unsigned char gate = fe_gate;
+	fe_gate = FE_IN;
 	long pg = sysconf(_SC_PAGESIZE);
 	if (pg > 0 && ((size_t)pg & ((size_t)pg - 1)) == 0)
 		fe_pagesize = (size_t)pg;
 	tables_init();
+	area_init();
 	/* Before the library registers its own (first pcache_create()). */
 	(void)pthread_atfork(fe_fork_prepare, fe_fork_parent, fe_fork_child);
 	(void)pcache_cpu_count();		/* hwloc: the topology, now */
@@ -659,7 +749,7 @@ fe_init(void)
 #endif
 	/* The library's once-only set-up (fork handlers, rseq, stats) now. */
 	(void)class_create(0);
-	fe_depth--;
+	fe_gate = gate;
 	/* Release: the tables and the first cache before READY. */
 	atomic_store_explicit(&fe_state, FE_READY, memory_order_release);
 	return true;
@@ -681,54 +771,84 @@ fe_constructor(void)
 #endif
 
 /*
+ * fe_enter_slow: fe_enter() for a thread that is inside the front end
+ * already (false) or has not yet found it ready (set up now if it can
+ * be).
+ */
+PC_NOINLINE static bool
+fe_enter_slow(void)
+{
+	if (fe_gate == FE_IN)
+		return false;
+	/* Acquire: pairs with fe_init()'s release. */
+	if (atomic_load_explicit(&fe_state, memory_order_acquire) != FE_READY &&
+	    !fe_init())
+		return false;
+	fe_gate = FE_IN;
+	return true;
+}
+
+/*
  * fe_enter: whether the calling thread may use the caches now: it is not
- * already inside the front end, and the front end is ready (set up now if
- * it can be).  When true the thread is inside until fe_leave().
+ * already inside the front end, and the front end is ready.  When true the
+ * thread is inside until fe_leave().
  */
 static inline bool
 fe_enter(void)
 {
-	if (PC_UNLIKELY(fe_depth != 0))
-		return false;
-	/* Acquire: pairs with fe_init()'s release. */
-	if (PC_UNLIKELY(atomic_load_explicit(&fe_state, memory_order_acquire) !=
-	    FE_READY) && !fe_init())
-		return false;
-	fe_depth = 1;
-	return true;
+	if (PC_LIKELY(fe_gate == FE_OUT)) {
+		fe_gate = FE_IN;
+		return true;
+	}
+	return fe_enter_slow();
 }
 
 static inline void
 fe_leave(void)
 {
-	fe_depth = 0;
+	fe_gate = FE_OUT;
 }
 
 /*
  * ---- The calls. ----
  */
 
-/* fe_alloc: n bytes, 16-byte aligned.  Inside the front end. */
-static void *
-fe_alloc(size_t n)
+/*
+ * fe_malloc_slow: fe_malloc() for what its fast path does not serve: a
+ * big block, a class not yet created, a thread new to the front end or
+ * inside it, an empty cache that could not grow.
+ */
+PC_NOINLINE static void *
+fe_malloc_slow(size_t n)
 {
-	if (n > FE_CLASS_MAX)
-		return big_alloc(n, 0);
-	return class_get(class_of(n));
+	if (!fe_enter())
+		return boot_alloc(16, n);
+	void *p = n > FE_CLASS_MAX ? big_alloc(n, 0) : class_get(class_of(n));
+	fe_leave();
+	return p;
 }
 
 /*
  * fe_malloc: malloc() without going through the exported symbol (which
- * another library could interpose).  NULL with errno ENOMEM.
+ * another library could interpose).  NULL with errno ENOMEM.  The fast
+ * path: one thread-local test, the class, the cache, pcache_get().
  */
-static void *
+static inline void *
 fe_malloc(size_t n)
 {
-	if (!fe_enter())
-		return boot_alloc(16, n);
-	void *p = fe_alloc(n);
-	fe_leave();
-	return p;
+	if (PC_LIKELY(n <= FE_CLASS_MAX && fe_gate == FE_OUT)) {
+		/* Acquire: pairs with class_create()'s release. */
+		pcache_t *pc = atomic_load_explicit(&fe_cache[class_of(n)],
+		    memory_order_acquire);
+		if (PC_LIKELY(pc != NULL)) {
+			fe_gate = FE_IN;
+			void *p = pcache_get(pc, PCACHE_WAITOK);
+			fe_gate = FE_OUT;
+			if (PC_LIKELY(p != NULL))
+				return p;
+		}
+	}
+	return fe_malloc_slow(n);
 }
 
 /*
@@ -755,23 +875,57 @@ fe_aligned(size_t align, size_t n)
 }
 
 /*
- * fe_free: give p back; `call` names the caller for an abort message.
- * The thread counts as inside the front end meanwhile, whatever it was.
+ * fe_put: give p back to its class's cache pc (pcache_put() aborts unless
+ * p starts an object of it).  The thread counts as inside the front end
+ * meanwhile, whatever it was.
  */
-static void
-fe_free(void *p, const char *call)
+static inline void
+fe_put(pcache_t *pc, void *p)
+{
+	unsigned char gate = fe_gate;
+
+	fe_gate = FE_IN;
+	pcache_put(pc, p);
+	fe_gate = gate;
+}
+
+/*
+ * fe_free_slow: fe_free() for a pointer outside the class area: NULL, a
+ * bootstrap block (ignored), an object of a class whose cache has its
+ * region elsewhere or ran past it (the page map), a big block, or a
+ * foreign pointer (abort, naming `call`).
+ */
+PC_NOINLINE static void
+fe_free_slow(void *p, const char *call)
 {
 	if (p == NULL || boot_owns(p))
 		return;
 	pcache_t *pc = pcache_of(p);
-	unsigned depth = fe_depth;
-
-	fe_depth = depth + 1;
-	if (pc != NULL)
-		pcache_put(pc, p);	/* aborts unless p starts an object */
-	else if (!big_free(p))
+	if (pc != NULL) {
+		fe_put(pc, p);
+		return;
+	}
+	unsigned char gate = fe_gate;
+	fe_gate = FE_IN;
+	bool ok = big_free(p);
+	fe_gate = gate;
+	if (!ok)
 		fe_bad_pointer(call, p);
-	fe_depth = depth;
+}
+
+/*
+ * fe_free: give p back; `call` names the caller for an abort message.
+ * The fast path: the class from p's place in the class area.
+ */
+static inline void
+fe_free(void *p, const char *call)
+{
+	pcache_t *pc = fe_class_cache(p);
+
+	if (PC_LIKELY(pc != NULL))
+		fe_put(pc, p);
+	else
+		fe_free_slow(p, call);
 }
 
 /*
@@ -786,10 +940,11 @@ fe_usable(void *p, const char *call, pcache_t **pcp, bool *bigp)
 
 	*pcp = NULL;
 	*bigp = false;
+	if ((*pcp = fe_class_cache(p)) != NULL ||
+	    (*pcp = pcache_of(p)) != NULL)
+		return pcache_size(*pcp);
 	if (boot_owns(p))
 		return boot_size(p);
-	if ((*pcp = pcache_of(p)) != NULL)
-		return pcache_size(*pcp);
 	if ((len = big_len(p)) == 0)
 		fe_bad_pointer(call, p);
 	*bigp = true;
@@ -942,4 +1097,33 @@ malloc_usable_size(void *p)
 	bool big;
 
 	return p == NULL ? 0 : fe_usable(p, "malloc_usable_size", &pc, &big);
+}
+
+/*
+ * malloc_trim: give back what the size classes hold and no program holds:
+ * every cached object goes back to its slab (pcache_invalidate(): the CPUs'
+ * and the depots'), then every empty slab to the system
+ * (pcache_reclaim()).  `pad` is ignored: nothing is kept at the top of a
+ * heap here.  1 when memory went back to the system, else 0, as the C
+ * library's.
+ */
+int
+malloc_trim(size_t pad)
+{
+	size_t bytes = 0;
+
+	(void)pad;
+	if (!fe_enter())
+		return 0;
+	for (unsigned c = 0; c < FE_NCLASS; c++) {
+		/* Acquire: pairs with class_create()'s release. */
+		pcache_t *pc = atomic_load_explicit(&fe_cache[c],
+		    memory_order_acquire);
+		if (pc != NULL) {
+			pcache_invalidate(pc);
+			bytes += pcache_reclaim(pc);
+		}
+	}
+	fe_leave();
+	return bytes != 0;
 }

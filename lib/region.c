@@ -46,20 +46,41 @@ env_region_bytes(void)
 }
 
 /*
+ * region_unmap: give a region's memory back; a placed one's space stays
+ * reserved (inaccessible) for the caller who reserved it.
+ */
+static void
+region_unmap(void *map, size_t len, bool placed)
+{
+	if (!placed || mmap(map, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS |
+	    MAP_NORESERVE | MAP_FIXED, -1, 0) == MAP_FAILED)
+		munmap(map, len);
+}
+
+/*
  * pc_region_init: reserve a region for slabs of `slabsize` (a power of
- * two) bytes, in `ndom` equal parts (one per NUMA domain).  False, with
- * r->len 0, when the environment says PCACHE_REGION=0 (or a size under 64
- * slabs a part), the address space is too small, or the system refuses;
- * the cache then does without.
+ * two) bytes, in `ndom` equal parts (one per NUMA domain); with `at`
+ * non-NULL, map it over the first bytes of the caller's reservation
+ * [at, at + atlen) instead (`at` slabsize-aligned).  False, with r->len 0,
+ * when the environment says PCACHE_REGION=0 (or a size under 64 slabs a
+ * part), the address space is too small, or the system refuses; the cache
+ * then does without.
  */
 bool
-pc_region_init(struct pc_region *r, size_t slabsize, unsigned ndom)
+pc_region_init(struct pc_region *r, size_t slabsize, unsigned ndom,
+    void *at, size_t atlen)
 {
 	uint64_t most = env_region_bytes();
 
 	memset(r, 0, sizeof(*r));
 	if (sizeof(void *) < 8 || most == 0)
 		return false;
+	if (at != NULL) {
+		if (((uintptr_t)at & (slabsize - 1)) != 0)
+			return false;
+		if ((uint64_t)atlen < most)
+			most = atlen;
+	}
 	size_t nslabs = (size_t)(most / slabsize);
 	if (nslabs > REGION_MAX_SLABS)
 		nslabs = REGION_MAX_SLABS;
@@ -67,16 +88,19 @@ pc_region_init(struct pc_region *r, size_t slabsize, unsigned ndom)
 		return false;
 	nslabs -= nslabs % ndom;
 	size_t len = nslabs * slabsize;
-	size_t maplen = len + slabsize;	/* room to align the base */
-	char *map = mmap(NULL, maplen, PROT_READ | PROT_WRITE,
-	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	size_t maplen = at != NULL ? len : len + slabsize;	/* room to align */
+	char *map = mmap(at, maplen, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
+	    (at != NULL ? MAP_FIXED : 0), -1, 0);
 	if (map == MAP_FAILED)
 		return false;
+	r->placed = at != NULL;
 	size_t metalen = nslabs / 8 + nslabs * sizeof(uint32_t);
 	char *meta = mmap(NULL, metalen, PROT_READ | PROT_WRITE,
 	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (meta == MAP_FAILED) {
-		munmap(map, maplen);
+		region_unmap(map, maplen, r->placed);
+		r->placed = false;
 		return false;
 	}
 	r->map = map;
@@ -102,7 +126,7 @@ void
 pc_region_fini(struct pc_region *r)
 {
 	if (r->map != NULL) {
-		munmap(r->map, r->maplen);
+		region_unmap(r->map, r->maplen, r->placed);
 		munmap(r->meta, r->metalen);
 	}
 	memset(r, 0, sizeof(*r));

@@ -15,6 +15,11 @@
  * strict overcommit policy, PCACHE_REGION=0), slabs come from plain
  * mappings and are checked through the page map instead.
  *
+ * A region may also be placed in address space the caller reserved (the
+ * malloc front end puts each size class at a fixed place in one
+ * reservation, so that free() finds the class with a shift); the region
+ * then maps over that space and, when released, leaves it reserved.
+ *
  * On a NUMA machine the region is cut into one equal part per domain, so
  * that a slab's domain is its place divided by the part's length: no
  * header to read on the way to the depot of the object's home node.
@@ -43,9 +48,11 @@ struct pc_region {
 	size_t		 next[PC_MAX_DOMAINS];	/* each part's first slab never carved */
 	void		*map, *meta;	/* the mappings, for release */
 	size_t		 maplen, metalen;
+	bool		 placed;	/* map lies in the caller's reservation */
 };
 
-bool		 pc_region_init(struct pc_region *r, size_t slabsize, unsigned ndom);
+bool		 pc_region_init(struct pc_region *r, size_t slabsize, unsigned ndom,
+		    void *at, size_t atlen);
 void		 pc_region_fini(struct pc_region *r);
 void		*pc_region_take(struct pc_region *r, unsigned dom);
 void		 pc_region_give(struct pc_region *r, void *slab);

@@ -130,10 +130,13 @@ slab_hdr_bytes(pcache_t *pc, size_t nobj)
  * pcache_create() has checked for size and alignment.  Chooses the slab
  * size (the allocator's page, or for the built-in allocator the smallest
  * power of two holding eight objects), on- or off-slab headers, the
- * objects per slab and the colour range.  Returns 0 or EINVAL.
+ * objects per slab and the colour range; the region is placed at `at`
+ * (atlen bytes) when that is not NULL (pc_region_init()).  Returns 0 or
+ * EINVAL.
  */
 int
-pc_slab_init(pcache_t *pc, const struct pcache_config *cfg)
+pc_slab_init(pcache_t *pc, const struct pcache_config *cfg, void *at,
+    size_t atlen)
 {
 	size_t align = cfg->align ? cfg->align :
 	    (cfg->size >= PC_DEFAULT_ALIGN ? PC_DEFAULT_ALIGN : sizeof(void *));
@@ -211,7 +214,7 @@ pc_slab_init(pcache_t *pc, const struct pcache_config *cfg)
 	 */
 	pc->ndomain = pc_topo_ndomain();
 	if (cfg->allocator == NULL &&
-	    pc_region_init(&pc->region, pc->slabsize, pc->ndomain))
+	    pc_region_init(&pc->region, pc->slabsize, pc->ndomain, at, atlen))
 		pc->colour_max = 0;
 	pc->objsize_div = UINT64_MAX / pc->objsize + 1;
 	pc->hiwat = SIZE_MAX;

@@ -32,7 +32,8 @@ struct pc_slab {
 #define PC_LIST_FULL	0
 #define PC_LIST_EMPTY	(PC_NBUCKETS + 1)
 
-int		 pc_slab_init(pcache_t *pc, const struct pcache_config *cfg);
+int		 pc_slab_init(pcache_t *pc, const struct pcache_config *cfg,
+		    void *at, size_t atlen);
 void		*pc_slab_get(pcache_t *pc, int flags, int *errp);
 void		 pc_slab_put(pcache_t *pc, void *obj);
 void		 pc_slab_put_many(pcache_t *pc, void *const *objs, size_t n);

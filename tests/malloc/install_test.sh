@@ -25,7 +25,7 @@ test -e "$libdir/libpcache-malloc.so" || { echo "no libpcache-malloc.so link for
 if $readelf -d "$so" | grep NEEDED | grep -q 'libpcache\.so'; then
 	echo "libpcache-malloc.so.0 needs libpcache.so"; exit 1
 fi
-want="aligned_alloc calloc free malloc malloc_usable_size memalign posix_memalign pvalloc realloc reallocarray valloc"
+want="aligned_alloc calloc free malloc malloc_trim malloc_usable_size memalign posix_memalign pvalloc realloc reallocarray valloc"
 got=$($nm -D --defined-only "$so" | awk '$2 ~ /[TDBRWVi]/ {print $3}' | sort | tr '\n' ' ' | sed 's/ $//')
 [ "$got" = "$want" ] || { echo "exports: $got"; echo "wanted:  $want"; exit 1; }
 # Preloaded into a system program.

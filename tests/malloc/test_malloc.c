@@ -118,7 +118,7 @@ END_TEST
  */
 START_TEST(test_classes)
 {
-	for (size_t n = 1; n <= 300000; n += n < 2048 ? 1 : n / 37) {
+	for (size_t n = 1; n <= 1500000; n += n < 2048 ? 1 : n / 37) {
 		unsigned char *p = malloc(n);
 		ck_assert_ptr_nonnull(p);
 		ck_assert(aligned(p, 16));
@@ -126,7 +126,7 @@ START_TEST(test_classes)
 		ck_assert_uint_ge(u, n);
 		if (n <= 128)
 			ck_assert_uint_lt(u - n, 16);
-		else if (n <= 65536)
+		else if (n <= 1 << 20)
 			ck_assert_uint_le(u - n, n / 4);
 		p[0] = 1;
 		p[u - 1] = 2;
@@ -277,7 +277,7 @@ START_TEST(test_big)
 	ck_assert_ptr_null(malloc(near_max));
 	ck_assert_int_eq(errno, ENOMEM);
 	for (int i = 0; i < N; i++) {
-		size_t n = 65537 + (size_t)(i % 7) * 40000;
+		size_t n = (1 << 20) + 1 + (size_t)(i % 7) * 40000;
 		p[i] = malloc(n);
 		ck_assert_ptr_nonnull(p[i]);
 		ck_assert(aligned(p[i], 4096));
@@ -290,6 +290,56 @@ START_TEST(test_big)
 		ck_assert_uint_eq(p[i][0], (unsigned char)i);
 		free(p[i]);
 	}
+}
+END_TEST
+
+/* rss_kb: this process's resident set, from /proc/self/statm. */
+static long
+rss_kb(void)
+{
+	FILE *f = fopen("/proc/self/statm", "r");
+	long size = 0, res = 0;
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(fscanf(f, "%ld %ld", &size, &res), 2);
+	fclose(f);
+	return res * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+/*
+ * The biggest classes keep freed blocks for reuse (no mapping per call);
+ * malloc_trim() gives them back: of 128 MiB written and freed, at least
+ * half leaves the resident set, and malloc_trim() says so.  A trim with
+ * nothing freed since the last one says 0.
+ */
+START_TEST(test_trim)
+{
+	enum { N = 256, SZ = 512 * 1024 };
+	static unsigned char *p[N];
+
+	(void)malloc_trim(0);
+	for (int i = 0; i < N; i++) {
+		p[i] = malloc(SZ);
+		ck_assert_ptr_nonnull(p[i]);
+		memset(p[i], i, SZ);
+	}
+	for (int i = 0; i < N; i++)
+		free(p[i]);
+	long before = rss_kb();
+	ck_assert_int_eq(malloc_trim(0), 1);
+	long after = rss_kb();
+	ck_assert_msg(before - after >= (long)N * SZ / 1024 / 2,
+	    "RSS %ld kB before malloc_trim(), %ld kB after", before, after);
+	(void)malloc_trim(0);		/* what rss_kb()'s stdio freed */
+	ck_assert_int_eq(malloc_trim(0), 0);
+	/* Reused after the trim, contents fresh to the program. */
+	for (int i = 0; i < N; i++) {
+		p[i] = malloc(SZ);
+		ck_assert_ptr_nonnull(p[i]);
+		p[i][SZ - 1] = 1;
+	}
+	for (int i = 0; i < N; i++)
+		free(p[i]);
 }
 END_TEST
 
@@ -497,11 +547,35 @@ realloc_foreign(void)
 	(void)sink;
 }
 
+/*
+ * free_far: a pointer a gigabyte past a live 64-byte block: in the span of
+ * the class area its class owns (or the next class's, or past the area)
+ * but in no slab that was ever carved.
+ */
+static void
+free_far(void)
+{
+	char *p = malloc(64);
+
+	free(hide(p + ((size_t)1 << 30)));
+}
+
+/* free_other_span: the same offset in the next class's span. */
+static void
+free_other_span(void)
+{
+	char *p = malloc(64);
+
+	free(hide(p + ((size_t)1 << (sizeof(void *) > 4 ? 36 : 28))));
+}
+
 START_TEST(test_bad_pointers)
 {
 	expect_abort(free_foreign, "free(): pointer 0x");
 	expect_abort(free_inside, "not the start of an object");
 	expect_abort(realloc_foreign, "realloc(): pointer 0x");
+	expect_abort(free_far, "pointer 0x");
+	expect_abort(free_other_span, "pointer 0x");
 }
 END_TEST
 
@@ -519,6 +593,7 @@ main(void)
 	tcase_add_test(tc, test_realloc);
 	tcase_add_test(tc, test_aligned);
 	tcase_add_test(tc, test_big);
+	tcase_add_test(tc, test_trim);
 	tcase_add_test(tc, test_threads);
 	tcase_add_test(tc, test_fork);
 	tcase_add_test(tc, test_dlopen);
