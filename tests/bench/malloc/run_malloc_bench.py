@@ -2,7 +2,9 @@
 """run_malloc_bench.py -- libpcache-malloc against the system's mallocs.
 
 Runs the malloc benchmarks of this directory (larson, xmalloc, simple,
-mixed, peak) under each allocator in turn: glibc's (nothing preloaded),
+mixed, peak) and real programs (python3 running the malloc suite's
+workload.py, sort, gzip, gcc -O2 -c, timed by wall clock) under each
+allocator in turn: glibc's (nothing preloaded),
 jemalloc, tcmalloc, mimalloc (Debian's libjemalloc.so.2,
 libtcmalloc_minimal.so.4, libmimalloc.so.2, through LD_PRELOAD) and
 libpcache-malloc.  Rounds are interleaved -- every round runs every
@@ -25,9 +27,15 @@ import argparse
 import json
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
+import time
+
+SRC = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                    "..", "..", ".."))
 
 PEERS = {
     "jemalloc": "libjemalloc.so.2",
@@ -69,8 +77,53 @@ def benchmarks(secs, threads, smoke):
     ]
 
 
+def programs(tmp, smoke):
+    """(name, argv, stdin file) for the real programs, those installed."""
+    data = os.path.join(tmp, "data")
+    n = 20000 if smoke else 400000
+    x = 12345
+    with open(data, "w", encoding="ascii") as fp:
+        for i in range(n):
+            x = (x * 1103515245 + 12345) % 2147483648
+            fp.write(f"{x % 100003} {'abcdefghijklmnopqrstuvwxyz'[x % 26] * (1 + x % 9)}-{x:x} line {i}\n")
+    progs = [
+        ("python3", ["python3", os.path.join(SRC, "tests", "malloc", "workload.py"),
+                     "0.2" if smoke else "1"], None),
+        ("sort", ["sort", "-k2,2", data], None),
+        ("gzip", ["gzip", "-6", "-c", data], None),
+        ("gcc", ["gcc", "-O2", "-std=c11", "-D_GNU_SOURCE",
+                 "-I" + os.path.join(SRC, "include"), "-I" + os.path.join(SRC, "lib"),
+                 "-c", os.path.join(SRC, "lib", "slab.c"), "-o",
+                 os.path.join(tmp, "slab.o")], None),
+    ]
+    return [p for p in progs if shutil.which(p[1][0])]
+
+
+def run_program(argv, preload, timeout):
+    """{"wall_s", "maxrss_kb"} of one run of argv, or None if it failed."""
+    env = dict(os.environ)
+    env.pop("LD_PRELOAD", None)
+    if preload:
+        env["LD_PRELOAD"] = preload
+    t0 = time.perf_counter()
+    p = subprocess.Popen(argv, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL, env=env)
+    try:
+        _, status, _ = os.wait4(p.pid, 0)
+    except ChildProcessError:
+        return None
+    p.returncode = status
+    wall = time.perf_counter() - t0
+    if status != 0 or wall > timeout:
+        return None
+    # No peak RSS: a child's ru_maxrss counts the forking parent's pages.
+    return {"wall_s": wall}
+
+
 def run_one(path, args, preload, timeout):
     """The key=value fields the program printed, or None if it failed."""
+    if path is None:
+        return run_program(args, preload, timeout)
     env = dict(os.environ)
     env.pop("LD_PRELOAD", None)
     if preload:
@@ -116,6 +169,9 @@ def main():
                   f"(Debian: libjemalloc2, libtcmalloc-minimal4, libmimalloc2.0)")
     allocs["pcache"] = os.path.abspath(a.lib)
     benches = benchmarks(a.seconds, a.threads, a.smoke)
+    tmp = tempfile.mkdtemp(prefix="mbench-")
+    benches += [(name, None, argv, "wall_s", False)
+                for name, argv, _ in programs(tmp, a.smoke)]
     rng = random.Random(20260101)
     # results[bench][alloc] = list of (metric, maxrss) per round
     results = {b[0]: {k: [] for k in allocs} for b in benches}
@@ -124,8 +180,8 @@ def main():
             order = list(allocs)
             rng.shuffle(order)
             for alloc in order:
-                f = run_one(os.path.join(a.bindir, prog), args, allocs[alloc],
-                            timeout=60 + 10 * a.seconds)
+                f = run_one(os.path.join(a.bindir, prog) if prog else None,
+                            args, allocs[alloc], timeout=60 + 10 * a.seconds)
                 if f is None or metric not in f:
                     print(f"# round {r}: {name} under {alloc} failed")
                     results[name][alloc].append(None)
@@ -136,7 +192,8 @@ def main():
 
     print(f"\n{a.rounds} rounds, {a.seconds} s per run, {a.threads} threads")
     for name, _, _, metric, higher in benches:
-        unit = "ops/s" if metric == "ops_per_s" else "peak RSS kB (lower is better)"
+        unit = {"ops_per_s": "ops/s", "maxrss_kb": "peak RSS kB (lower is better)",
+                "wall_s": "wall seconds (lower is better)"}[metric]
         print(f"\n{name}: {unit}")
         print(f"  {'allocator':10} {'median':>14} {'vs glibc':>9} {'peak RSS MB':>12}")
         base = results[name]["glibc"]
@@ -151,12 +208,15 @@ def main():
             ratios = [x[0] / b[0] for x, b in zip(runs, base)
                       if x is not None and b is not None and b[0] > 0]
             ratio = f"{statistics.median(ratios):.2f}x" if ratios else "-"
-            print(f"  {alloc:10} {med:14.0f} {ratio:>9} {rss:12.1f}")
+            val = f"{med:14.4f}" if metric == "wall_s" else f"{med:14.0f}"
+            rss = f"{rss:12.1f}" if rss > 0 else f"{'-':>12}"
+            print(f"  {alloc:10} {val} {ratio:>9} {rss}")
     if a.json:
         with open(a.json, "w", encoding="utf-8") as fp:
             json.dump({"rounds": a.rounds, "seconds": a.seconds,
                        "threads": a.threads, "allocators": allocs,
                        "results": results}, fp, indent=1)
+    shutil.rmtree(tmp, ignore_errors=True)
     failed = sum(1 for b in results.values() for runs in b.values()
                  for x in runs if x is None)
     return 1 if failed else 0
