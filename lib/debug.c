@@ -24,6 +24,11 @@
  *   - a log of the last PC_DBG_LOG gets and puts (thread, CPU, a short
  *     backtrace where the C library has backtrace()), printed with every
  *     abort message;
+ *   - each object's history: its last get and its last accepted put, with
+ *     their backtraces, in a table of PC_DBG_HIST entries, sets of
+ *     PC_DBG_WAYS chosen by the object's address (an object's entry is
+ *     reused only when PC_DBG_WAYS newer ones hash alike), so that an abort names where the object was allocated and
+ *     where it was freed, however long ago, as libumem's audit does;
  *   - a quarantine: a FIFO ring per CPU of the last objects put there,
  *     poisoned and (for memory checkers) inaccessible, so that a use long
  *     after the put is still seen; an object reaches the CPU's magazines
@@ -41,6 +46,9 @@
 #ifdef PCACHE_HAVE_EXECINFO
 #include <execinfo.h>
 #endif
+#ifdef PCACHE_HAVE_DL_ITERATE_PHDR
+#include <link.h>
+#endif
 
 #include "debug.h"
 #include "slab.h"
@@ -50,8 +58,13 @@ enum { DBG_FREE = 0, DBG_NEW, DBG_CACHED, DBG_INUSE, DBG_DEFERRED };
 #define PC_DBG_POISON	0xa5
 #define PC_DBG_RZBYTE	0x5c
 #define PC_DBG_LOG	32
-#define PC_DBG_FRAMES	6
+#define PC_DBG_FRAMES	6	/* kept per record: the caller's innermost */
+#define PC_DBG_DEPTH	32	/* taken, the library's own frames included */
 #define PC_DBG_QUARANTINE 256	/* objects per CPU unless PCACHE_DEBUG says */
+#define PC_DBG_HIST	4096	/* objects whose history is kept */
+#define PC_DBG_WAYS	4	/* entries per set */
+#define PC_DBG_SETBITS	10	/* log2(PC_DBG_HIST / PC_DBG_WAYS) */
+_Static_assert(PC_DBG_HIST == PC_DBG_WAYS << PC_DBG_SETBITS, "history sets");
 
 struct pc_txrec {
 	const void	*obj;
@@ -61,6 +74,13 @@ struct pc_txrec {
 	char		 op;		/* 'g' get, 'p' put */
 	int		 nframes;
 	void		*frames[PC_DBG_FRAMES];
+};
+
+/* One object's history: its last get and last accepted put (op 0: none). */
+struct pc_hist {
+	const void	*obj;		/* NULL: unused */
+	uint64_t	 last;		/* the seq of its latest record */
+	struct pc_txrec	 get, put;
 };
 
 /* One CPU's quarantine ring, under the cache's drain_lock. */
@@ -75,10 +95,148 @@ struct pc_dbg {
 	pthread_mutex_t	 lock;		/* the log */
 	uint64_t	 seq;
 	struct pc_txrec	 log[PC_DBG_LOG];
+	struct pc_hist	*hist;		/* PC_DBG_HIST entries, under lock */
 	unsigned	 qcap;		/* ring size; 0: no quarantine */
 	unsigned	 nring;
 	struct pc_qring	*rings;
 };
+
+#ifdef PCACHE_HAVE_DL_ITERATE_PHDR
+/*
+ * The library's own code, [self_lo, self_hi): frames there are skipped
+ * in the records, so that the frames kept are the caller's.  Found once
+ * (self_find()); 0, 0 until then, or where it cannot be found (all
+ * frames are kept then).
+ */
+static atomic_uintptr_t self_lo, self_hi;
+static const char self_mark;		/* an address of the library's */
+
+/* self_phdr: dl_iterate_phdr() callback: the loaded object holding self_mark. */
+static int
+self_phdr(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	uintptr_t mark = (uintptr_t)&self_mark, lo = UINTPTR_MAX, hi = 0;
+	bool mine = false;
+
+	(void)size;
+	(void)arg;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_LOAD)
+			continue;
+		uintptr_t b = info->dlpi_addr + ph->p_vaddr, e = b + ph->p_memsz;
+		if (mark >= b && mark < e)
+			mine = true;
+		if ((ph->p_flags & PF_X) != 0) {
+			lo = b < lo ? b : lo;
+			hi = e > hi ? e : hi;
+		}
+	}
+	if (!mine || hi == 0)
+		return 0;
+	/* Relaxed: the same values whoever finds them; read only as a hint. */
+	atomic_store_explicit(&self_lo, lo, memory_order_relaxed);
+	atomic_store_explicit(&self_hi, hi, memory_order_relaxed);
+	return 1;
+}
+
+/*
+ * self_find: where the library's code lies, once.  dl_iterate_phdr()
+ * allocates nothing, so this is safe inside a malloc.
+ */
+static void
+self_find(void)
+{
+	/* Relaxed: a hint; a thread that sees 0 only keeps more frames. */
+	if (atomic_load_explicit(&self_hi, memory_order_relaxed) == 0)
+		(void)dl_iterate_phdr(self_phdr, NULL);
+}
+#endif
+
+/*
+ * take_frames: the innermost PC_DBG_FRAMES frames of the caller of the
+ * library into r (the library's own skipped where its code can be told
+ * apart: not when the program links it statically).
+ */
+static void
+take_frames(struct pc_txrec *r)
+{
+#ifdef PCACHE_HAVE_EXECINFO
+	void *all[PC_DBG_DEPTH];
+	int n = backtrace(all, PC_DBG_DEPTH), first = 0;
+#ifdef PCACHE_HAVE_DL_ITERATE_PHDR
+	/* Relaxed: see self_find(). */
+	uintptr_t lo = atomic_load_explicit(&self_lo, memory_order_relaxed);
+	uintptr_t hi = atomic_load_explicit(&self_hi, memory_order_relaxed);
+	while (first < n && (uintptr_t)all[first] - lo < hi - lo)
+		first++;
+	if (first == n)
+		first = 0;		/* all ours: a static link */
+#endif
+	r->nframes = n - first < PC_DBG_FRAMES ? n - first : PC_DBG_FRAMES;
+	memcpy(r->frames, all + first, (size_t)r->nframes * sizeof(void *));
+#else
+	(void)r;
+#endif
+}
+
+/*
+ * hist_find: obj's history entry; when it has none, NULL, or with `make`
+ * a fresh one in place of its set's oldest.  Under the log lock, or on
+ * the way to abort().
+ */
+static struct pc_hist *
+hist_find(const struct pc_dbg *g, const void *obj, bool make)
+{
+	uint64_t h = (uint64_t)(uintptr_t)obj * UINT64_C(0x9e3779b97f4a7c15);
+	struct pc_hist *set = &g->hist[(h >> (64 - PC_DBG_SETBITS)) * PC_DBG_WAYS];
+	struct pc_hist *old = &set[0];
+
+	for (unsigned i = 0; i < PC_DBG_WAYS; i++) {
+		if (set[i].obj == obj && obj != NULL)
+			return &set[i];
+		if (set[i].obj == NULL || (old->obj != NULL && set[i].last < old->last))
+			old = &set[i];
+	}
+	if (!make)
+		return NULL;
+	*old = (struct pc_hist){ .obj = obj };
+	return old;
+}
+
+/* print_rec: one get or put of the log or of a history, with its stack. */
+static void
+print_rec(const char *what, const struct pc_txrec *r)
+{
+	fprintf(stderr, "  %s #%llu %s %p thread %ld cpu %d\n", what,
+	    (unsigned long long)r->seq, r->op == 'g' ? "get" : "put",
+	    r->obj, r->tid, r->cpu);
+#ifdef PCACHE_HAVE_EXECINFO
+	fflush(stderr);
+	backtrace_symbols_fd(r->frames, r->nframes, 2);
+#endif
+}
+
+/*
+ * print_hist: obj's last get and put, if the history still holds them.
+ * Takes no lock, as print_log().
+ */
+static void
+print_hist(const pcache_t *pc, const void *obj)
+{
+	const struct pc_hist *e = hist_find(pc->dbg, obj, false);
+
+	if (e == NULL) {
+		fprintf(stderr, "libpcache: cache '%s': no history of %p\n",
+		    pc->name, obj);
+		return;
+	}
+	fprintf(stderr, "libpcache: cache '%s': history of %p:\n", pc->name, obj);
+	if (e->get.op != 0)
+		print_rec("allocated by", &e->get);
+	if (e->put.op != 0)
+		print_rec("freed by", &e->put);
+}
 
 /*
  * print_log: the transaction log, oldest first, on stderr.  Takes no lock:
@@ -92,16 +250,8 @@ print_log(const pcache_t *pc)
 
 	fprintf(stderr, "libpcache: cache '%s': last %u gets and puts:\n",
 	    pc->name, (unsigned)(g->seq - first));
-	for (uint64_t s = first; s < g->seq; s++) {
-		const struct pc_txrec *r = &g->log[s % PC_DBG_LOG];
-		fprintf(stderr, "  #%llu %s %p thread %ld cpu %d\n",
-		    (unsigned long long)r->seq, r->op == 'g' ? "get" : "put",
-		    r->obj, r->tid, r->cpu);
-#ifdef PCACHE_HAVE_EXECINFO
-		fflush(stderr);
-		backtrace_symbols_fd(r->frames, r->nframes, 2);
-#endif
-	}
+	for (uint64_t s = first; s < g->seq; s++)
+		print_rec("", &g->log[s % PC_DBG_LOG]);
 }
 
 /*
@@ -120,8 +270,10 @@ pc_panic(const pcache_t *pc, const void *obj, const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, "libpcache: cache '%s': pointer %p: %s\n",
 	    pc != NULL ? pc->name : "?", obj, msg);
-	if (pc != NULL && pc->dbg != NULL)
+	if (pc != NULL && pc->dbg != NULL) {
+		print_hist(pc, obj);
 		print_log(pc);
+	}
 	fflush(stderr);
 	abort();
 }
@@ -224,6 +376,14 @@ pc_dbg_init(pcache_t *pc)
 		pc_sys_free(g);
 		return ENOMEM;
 	}
+	if ((g->hist = pc_sys_calloc(PC_DBG_HIST, sizeof(*g->hist))) == NULL) {
+		pthread_mutex_destroy(&g->lock);
+		pc_sys_free(g);
+		return ENOMEM;
+	}
+#ifdef PCACHE_HAVE_DL_ITERATE_PHDR
+	self_find();
+#endif
 	g->qcap = env_quarantine();
 	g->nring = pc->ncpu > 0 ? pc->ncpu : 1;
 	if (g->qcap > 0) {
@@ -235,6 +395,7 @@ pc_dbg_init(pcache_t *pc)
 			pc_sys_free(g->rings);
 			pc_sys_free(objs);
 			pc_sys_free(slabs);
+			pc_sys_free(g->hist);
 			pthread_mutex_destroy(&g->lock);
 			pc_sys_free(g);
 			return ENOMEM;
@@ -275,6 +436,7 @@ pc_dbg_fini(pcache_t *pc)
 			pc_sys_free(pc->dbg->rings[0].slabs);
 			pc_sys_free(pc->dbg->rings);
 		}
+		pc_sys_free(pc->dbg->hist);
 		pthread_mutex_destroy(&pc->dbg->lock);
 		pc_sys_free(pc->dbg);
 		pc->dbg = NULL;
@@ -374,20 +536,41 @@ show(const pcache_t *pc, const void *obj)
 		pc_mem_defined(obj, pc->objsize);
 }
 
-/* log_op: append one get or put to the log.  Takes the log lock. */
+/*
+ * log_op: append one get or put to the log; *r is the record, numbered,
+ * for hist_note().  Takes the log lock.
+ */
 static void
-log_op(pcache_t *pc, const void *obj, char op)
+log_op(pcache_t *pc, const void *obj, char op, struct pc_txrec *r)
 {
 	struct pc_dbg *g = pc->dbg;
-	struct pc_txrec r = { .obj = obj, .op = op,
-	    .tid = (long)syscall(SYS_gettid), .cpu = sched_getcpu() };
 
-#ifdef PCACHE_HAVE_EXECINFO
-	r.nframes = backtrace(r.frames, PC_DBG_FRAMES);
-#endif
+	*r = (struct pc_txrec){ .obj = obj, .op = op,
+	    .tid = (long)syscall(SYS_gettid), .cpu = sched_getcpu() };
+	take_frames(r);
 	pthread_mutex_lock(&g->lock);
-	r.seq = g->seq;
-	g->log[g->seq++ % PC_DBG_LOG] = r;
+	r->seq = g->seq;
+	g->log[g->seq++ % PC_DBG_LOG] = *r;
+	pthread_mutex_unlock(&g->lock);
+}
+
+/*
+ * hist_note: a get or put the checks accepted becomes its object's last
+ * one (a get starts the history afresh).  Takes the log lock.
+ */
+static void
+hist_note(pcache_t *pc, const struct pc_txrec *r)
+{
+	struct pc_dbg *g = pc->dbg;
+
+	pthread_mutex_lock(&g->lock);
+	struct pc_hist *e = hist_find(g, r->obj, true);
+	if (r->op == 'g') {
+		*e = (struct pc_hist){ .obj = r->obj };
+		e->get = *r;
+	} else
+		e->put = *r;
+	e->last = r->seq;
 	pthread_mutex_unlock(&g->lock);
 }
 
@@ -435,7 +618,9 @@ pc_dbg_get(pcache_t *pc, const struct pc_slab *sl, void *obj)
 	check_redzone(pc, obj, "at get");
 	if (was == DBG_CACHED)
 		check_contents(pc, sl, obj);
-	log_op(pc, obj, 'g');
+	struct pc_txrec r;
+	log_op(pc, obj, 'g', &r);
+	hist_note(pc, &r);
 }
 
 /*
@@ -448,8 +633,9 @@ void
 pc_dbg_put(pcache_t *pc, const struct pc_slab *sl, void *obj)
 {
 	unsigned char was = atomic_exchange(obj_state(pc, sl, obj), DBG_CACHED);
+	struct pc_txrec r;
 
-	log_op(pc, obj, 'p');
+	log_op(pc, obj, 'p', &r);
 	if (was == DBG_CACHED || was == DBG_NEW)
 		pc_panic(pc, obj, "double put");
 	if (was == DBG_FREE)
@@ -457,6 +643,7 @@ pc_dbg_put(pcache_t *pc, const struct pc_slab *sl, void *obj)
 	if (was == DBG_DEFERRED)
 		pc_panic(pc, obj, "put of an object already put with pcache_put_rcu");
 	check_redzone(pc, obj, "at put");
+	hist_note(pc, &r);
 	if (poisons(pc))
 		memset(obj, PC_DBG_POISON, pc->usersize);
 	else
@@ -473,13 +660,15 @@ void
 pc_dbg_put_rcu(pcache_t *pc, const struct pc_slab *sl, void *obj)
 {
 	unsigned char was = atomic_exchange(obj_state(pc, sl, obj), DBG_DEFERRED);
+	struct pc_txrec r;
 
-	log_op(pc, obj, 'p');
+	log_op(pc, obj, 'p', &r);
 	if (was == DBG_CACHED || was == DBG_NEW || was == DBG_DEFERRED)
 		pc_panic(pc, obj, "double put");
 	if (was == DBG_FREE)
 		pc_panic(pc, obj, "put of an object that was never handed out");
 	check_redzone(pc, obj, "at pcache_put_rcu");
+	hist_note(pc, &r);
 	*obj_sum(pc, sl, obj) = checksum(pc, obj);
 }
 

@@ -81,7 +81,8 @@ START_TEST(double_put_aborts)
 	struct misuse m = { checked("dbl", 64, true, &tc), NULL, NULL };
 
 	m.obj = pcache_get(m.pc, 0);
-	const char *want[] = { "dbl", ptrstr(m.obj), "double put", "last", NULL };
+	const char *want[] = { "dbl", ptrstr(m.obj), "double put", "history of",
+	    "allocated by", "freed by", "last", NULL };
 	expect_abort_output(do_double_put, &m, want);
 	pcache_put(m.pc, m.obj);
 	ck_assert_int_eq(pcache_destroy(m.pc), 0);
@@ -168,7 +169,7 @@ START_TEST(write_after_put_poison)
 	m.obj = pcache_get(m.pc, 0);
 	memset(m.obj, 0, 40);
 	const char *want[] = { "poison", ptrstr(m.obj), "write after put at offset 5",
-	    NULL };
+	    "allocated by", "freed by", NULL };
 	expect_use_after_put(do_write_after_put_then_get, &m, want);
 	pcache_put(m.pc, m.obj);
 	ck_assert_int_eq(pcache_destroy(m.pc), 0);

@@ -10,6 +10,8 @@
  *
  * Copyright (c) 2026 The libpcache developers.  BSD-2-Clause; see LICENSE.
  */
+#include <limits.h>
+
 #include "mbench.h"
 
 #define ROUND_OPS	20000
@@ -25,7 +27,12 @@ static double deadline;
 static struct set *sets;		/* nthreads of them */
 static pthread_barrier_t round_barrier;
 static atomic_uint_fast64_t total_ops;
-static atomic_bool stop;
+/*
+ * The round after which every thread stops, set by thread 0: a round
+ * number rather than a flag, because a thread that reads it late after
+ * one barrier must not see what thread 0 set in the next round.
+ */
+static atomic_uint stop_round = UINT_MAX;
 
 /* churn: ROUND_OPS replacements in one set. */
 static void
@@ -52,9 +59,9 @@ worker(void *arg)
 		churn(&sets[(id + r) % nthreads], &rng);
 		ops += ROUND_OPS;
 		if (id == 0 && mb_now() >= deadline)
-			atomic_store(&stop, true);
+			atomic_store(&stop_round, r);
 		pthread_barrier_wait(&round_barrier);
-		if (atomic_load(&stop))
+		if (atomic_load(&stop_round) <= r)
 			break;
 	}
 	atomic_fetch_add(&total_ops, ops);
