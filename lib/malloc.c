@@ -1001,9 +1001,10 @@ calloc(size_t n, size_t size)
 
 /*
  * realloc: as C and POSIX say, with the C library's choice for size 0 (p
- * is freed and NULL returned).  A block stays where it is when the new
- * size still gets its class, or wastes at most a quarter of it; a big
- * block is remapped (moved without a copy where the system can).  The
+ * is freed and NULL returned).  A class block stays where it is when the
+ * new size fits it and fills at least half of it (as mimalloc and
+ * tcmalloc decide: a shrinking block is not copied to save less than it
+ * keeps); a big block is remapped (moved without a copy where the system can).  The
  * old block is untouched when the new one cannot be had.
  */
 void *
@@ -1018,8 +1019,7 @@ realloc(void *p, size_t n)
 	pcache_t *pc;
 	bool big;
 	size_t usable = fe_usable(p, "realloc", &pc, &big);
-	if (pc != NULL && n <= usable &&
-	    (usable - n <= usable / 4 || fe_size[class_of(n)] == usable))
+	if (pc != NULL && n <= usable && n >= usable / 2)
 		return p;
 	if (big && n > FE_CLASS_MAX)
 		return big_resize(p, usable, n);

@@ -173,6 +173,18 @@ START_TEST(test_realloc)
 	ck_assert_uint_eq((uintptr_t)p, was);
 	ck_assert_ptr_null(realloc(p, 0));		/* freed, as glibc does */
 
+	/* Shrinking stays in place down to half the class, then moves. */
+	p = malloc(1000);				/* the 1024-byte class */
+	fill(p, 1000, 5);
+	was = (uintptr_t)p;
+	p = realloc(p, 512);
+	ck_assert_uint_eq((uintptr_t)p, was);
+	p = realloc(p, 500);
+	ck_assert_uint_ne((uintptr_t)p, was);
+	ck_assert_uint_lt(malloc_usable_size(p), 1024);
+	check_fill(p, 500, 5);
+	free(p);
+
 	/* Up through the classes into big blocks, and down again. */
 	size_t n = 1;
 	p = malloc(n);
@@ -548,25 +560,31 @@ realloc_foreign(void)
 }
 
 /*
- * free_far: a pointer a gigabyte past a live 64-byte block: in the span of
- * the class area its class owns (or the next class's, or past the area)
- * but in no slab that was ever carved.
+ * free_far: a pointer a gigabyte (and 8 bytes) past a live 64-byte block:
+ * in the span of the class area its class owns (or the next class's, or
+ * past the area), in no slab that was ever carved and at no object's
+ * start.
  */
 static void
 free_far(void)
 {
 	char *p = malloc(64);
 
-	free(hide(p + ((size_t)1 << 30)));
+	free(hide(p + ((size_t)1 << 30) + 8));
 }
 
-/* free_other_span: the same offset in the next class's span. */
+/*
+ * free_other_span: near the same offset in the next class's span, 8 bytes
+ * off, so that it is no object's start there either (every class is
+ * 16-byte aligned).  Exactly the same offset could be the start of an
+ * object of that class, which only checked mode tells from a bad free.
+ */
 static void
 free_other_span(void)
 {
 	char *p = malloc(64);
 
-	free(hide(p + ((size_t)1 << (sizeof(void *) > 4 ? 36 : 28))));
+	free(hide(p + ((size_t)1 << (sizeof(void *) > 4 ? 36 : 28)) + 8));
 }
 
 START_TEST(test_bad_pointers)

@@ -2,7 +2,7 @@
 """run_malloc_bench.py -- libpcache-malloc against the system's mallocs.
 
 Runs the malloc benchmarks of this directory (larson, xmalloc, simple,
-mixed, peak) and real programs (python3 running the malloc suite's
+mixed, bignum and cubes in the manner of cfrac and espresso, peak) and real programs (python3 running the malloc suite's
 workload.py, sort, gzip, gcc -O2 -c, timed by wall clock) under each
 allocator in turn: glibc's (nothing preloaded),
 jemalloc, tcmalloc, mimalloc (Debian's libjemalloc.so.2,
@@ -73,6 +73,8 @@ def benchmarks(secs, threads, smoke):
         ("simple-1t", "malloc_simple", [s, "1", "100"], "ops_per_s", True),
         ("simple-mt", "malloc_simple", [s, t, "100"], "ops_per_s", True),
         ("mixed", "malloc_mixed", [s, t, "4000"], "ops_per_s", True),
+        ("bignum", "malloc_bignum", [s, "6"], "ops_per_s", True),
+        ("cubes", "malloc_cubes", [s, "96"], "ops_per_s", True),
         ("peak", "malloc_peak", ["0.05" if smoke else "1"], "maxrss_kb", False),
     ]
 
