@@ -53,6 +53,8 @@
 
 #include "core.h"
 #include "debug.h"
+#include "percpu.h"
+#include "slab.h"
 
 #if defined(__GNUC__) || defined(__clang__)
 #define FE_EXPORT	__attribute__((visibility("default")))
@@ -847,7 +849,11 @@ fe_malloc_slow(size_t n)
 /*
  * fe_malloc: malloc() without going through the exported symbol (which
  * another library could interpose).  NULL with errno ENOMEM.  The fast
- * path: one thread-local test, the class, the cache, pcache_get().
+ * path: one thread-local test, the class, the cache, and the per-CPU
+ * layer's pop inline (pcache_get()'s hit path without its call).  The pop
+ * calls nothing, so nothing can nest inside it: the thread need not count
+ * as inside the front end.  Anything else (the locked layer, checked
+ * mode, an empty CPU) goes through fe_malloc_slow() and pcache_get().
  */
 static inline void *
 fe_malloc(size_t n)
@@ -857,11 +863,12 @@ fe_malloc(size_t n)
 		pcache_t *pc = atomic_load_explicit(&fe_cache[class_of(n)],
 		    memory_order_acquire);
 		if (PC_LIKELY(pc != NULL)) {
-			fe_gate = FE_IN;
-			void *p = pcache_get(pc, PCACHE_WAITOK);
-			fe_gate = FE_OUT;
-			if (PC_LIKELY(p != NULL))
+			void *p = pc_cpu_get_hit(pc);
+			if (PC_LIKELY(p != NULL)) {
+				if (PC_MEMCHECK)
+					pc_mem_defined(p, pc->usersize);
 				return p;
+			}
 		}
 	}
 	return fe_malloc_slow(n);
@@ -931,17 +938,27 @@ fe_free_slow(void *p, const char *call)
 
 /*
  * fe_free: give p back; `call` names the caller for an abort message.
- * The fast path: the class from p's place in the class area.
+ * The fast path: the class from p's place in the class area, then
+ * pcache_put()'s hit path inline: the ownership check (which aborts for
+ * anything but the start of a live object of the class) and the per-CPU
+ * push, neither of which calls anything that could nest.  A full CPU, the
+ * locked layer or checked mode: pcache_put() (which checks again).
  */
 static inline void
 fe_free(void *p, const char *call)
 {
 	pcache_t *pc = fe_class_cache(p);
 
-	if (PC_LIKELY(pc != NULL))
-		fe_put(pc, p);
-	else
+	if (PC_UNLIKELY(pc == NULL)) {
 		fe_free_slow(p, call);
+		return;
+	}
+	pc_obj_check(pc, p);
+	if (pc->dbg == NULL)
+		pc_obj_noaccess(pc, p);
+	if (PC_LIKELY(pc_cpu_put_hit(pc, p)))
+		return;
+	fe_put(pc, p);
 }
 
 /*
@@ -988,13 +1005,15 @@ calloc(size_t n, size_t size)
 		return NULL;
 	}
 	size_t total = n * size;
+	void *p;
+	if (total <= FE_CLASS_MAX) {		/* malloc()'s fast path */
+		if ((p = fe_malloc(total)) != NULL)
+			memset(p, 0, total);
+		return p;
+	}
 	if (!fe_enter())
 		return boot_alloc(16, total);	/* never reused: zero */
-	void *p;
-	if (total > FE_CLASS_MAX)
-		p = big_alloc(total, 0);	/* a fresh mapping: zero */
-	else if ((p = class_get(class_of(total))) != NULL)
-		memset(p, 0, total);
+	p = big_alloc(total, 0);		/* a fresh mapping: zero */
 	fe_leave();
 	return p;
 }

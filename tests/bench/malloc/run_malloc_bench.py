@@ -18,8 +18,16 @@ Numbers are only worth reading from a quiet machine with the CPU
 frequency fixed; --smoke runs one short round to check that everything
 runs.
 
+With --plot FILE.png it also draws every allocator's speed relative to
+glibc's per workload (lower-is-better figures inverted, so that taller
+is better everywhere) with gnuplot (docs/bench/malloc_plot.gp);
+--replot JSON draws that from an earlier run's --json file instead of
+running anything.
+
 Usage: run_malloc_bench.py --bindir DIR --lib LIBPCACHE_MALLOC
            [--rounds N] [--seconds S] [--threads T] [--smoke] [--json FILE]
+           [--plot FILE.png]
+       run_malloc_bench.py --replot JSON --plot FILE.png
 
 Copyright (c) 2026 The libpcache developers.  BSD-2-Clause; see LICENSE.
 """
@@ -34,6 +42,7 @@ import sys
 import tempfile
 import time
 
+PROGRAMS = ["python3", "sort", "gzip", "gcc"]    # timed by wall clock
 SRC = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                     "..", "..", ".."))
 
@@ -147,17 +156,56 @@ def run_one(path, args, preload, timeout):
     return fields
 
 
+def relative(results, name, alloc, higher):
+    """The median over rounds of alloc's speed relative to glibc's."""
+    ratios = []
+    for x, b in zip(results[name][alloc], results[name]["glibc"]):
+        if x is None or b is None or x[0] <= 0 or b[0] <= 0:
+            continue
+        ratios.append(x[0] / b[0] if higher else b[0] / x[0])
+    return statistics.median(ratios) if ratios else None
+
+
+def plot(results, allocs, higher_of, png):
+    """Draw the relative speeds with gnuplot; False when it is missing."""
+    gp = os.path.join(SRC, "docs", "bench", "malloc_plot.gp")
+    if not shutil.which("gnuplot"):
+        print("# gnuplot not installed: no plot")
+        return False
+    dat = os.path.splitext(png)[0] + ".dat"
+    with open(dat, "w", encoding="utf-8") as fp:
+        fp.write("workload " + " ".join(allocs) + "\n")
+        for name in results:
+            row = [relative(results, name, a, higher_of[name]) for a in allocs]
+            fp.write(name + " " + " ".join(
+                "-" if r is None else f"{r:.4f}" for r in row) + "\n")
+    subprocess.run(["gnuplot", "-e", f"datafile='{dat}'; outfile='{png}'; "
+                    f"ncol={len(allocs) + 1}", gp], check=False)
+    return True
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--bindir", required=True)
-    ap.add_argument("--lib", required=True, help="libpcache-malloc.so")
+    ap.add_argument("--bindir")
+    ap.add_argument("--lib", help="libpcache-malloc.so")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--seconds", type=float, default=2.0)
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 2)
     ap.add_argument("--smoke", action="store_true",
                     help="one round of 0.2 s runs: checks, not numbers")
     ap.add_argument("--json", help="write every measurement here")
+    ap.add_argument("--plot", help="draw the relative speeds here (PNG)")
+    ap.add_argument("--replot", help="plot this earlier --json run; run nothing")
     a = ap.parse_args()
+    if a.replot:
+        with open(a.replot, encoding="utf-8") as fp:
+            d = json.load(fp)
+        wall = d.get("wall", PROGRAMS)
+        higher_of = {n: n != "peak" and n not in wall for n in d["results"]}
+        return 0 if a.plot and plot(d["results"], list(d["allocators"]),
+                                    higher_of, a.plot) else 1
+    if not a.bindir or not a.lib:
+        ap.error("--bindir and --lib are needed to run")
     if a.smoke:
         a.rounds, a.seconds = 1, 0.2
 
@@ -217,7 +265,10 @@ def main():
         with open(a.json, "w", encoding="utf-8") as fp:
             json.dump({"rounds": a.rounds, "seconds": a.seconds,
                        "threads": a.threads, "allocators": allocs,
+                       "wall": [b[0] for b in benches if b[3] == "wall_s"],
                        "results": results}, fp, indent=1)
+    if a.plot:
+        plot(results, list(allocs), {b[0]: b[4] for b in benches}, a.plot)
     shutil.rmtree(tmp, ignore_errors=True)
     failed = sum(1 for b in results.values() for runs in b.values()
                  for x in runs if x is None)
