@@ -34,10 +34,10 @@
  * the set-up runs use the arena too rather than wait for it: the set-up
  * may itself wait for a lock such a thread holds (ld.so's, in dlopen()).
  *
- * Locks.  The big table's mutex and sysalloc.c's are leaves: nothing else
- * is taken while either is held.  fork() holds both (fe_fork_prepare()),
- * after the library's own handlers have taken every cache lock, because a
- * thread holding a cache lock may take sysalloc's.
+ * Locks.  The two address tables' mutexes and sysalloc.c's are leaves:
+ * nothing else is taken while one is held.  fork() holds all three
+ * (fe_fork_prepare()), after the library's own handlers have taken every
+ * cache lock, because a thread holding a cache lock may take sysalloc's.
  *
  * No call here is async-signal-safe, as with the C library's malloc.
  */
@@ -114,6 +114,15 @@ static atomic_bool	 fe_ctor_done = true;	/* no constructor: trust the first call
  */
 enum { FE_UNSEEN, FE_OUT, FE_IN };
 static _Thread_local unsigned char fe_gate FE_TLS_IE;
+
+/*
+ * Checked mode (PCACHE_DEBUG in the environment at start-up), decided once
+ * by fe_init() and given to every class cache as PCACHE_DEBUG: the caches
+ * are created lazily, and a program may change its environment meanwhile
+ * (bash rebuilds environ, and allocates while doing so), which must not
+ * leave some classes checked and others not.
+ */
+static bool		 fe_checked;
 
 /*
  * The class area: one reservation holding every size class's region at
@@ -287,137 +296,165 @@ boot_size(const void *p)
 }
 
 /*
- * ---- Big blocks: a mapping each, found through a hash table. ----
+ * ---- Address tables: a length per address, in a hash table. ----
  * Open addressing with linear probing, at most half full, deletion by
- * shifting back (no tombstones).  The table itself is mapped directly, so
- * that big_lock stays a leaf.  A table rather than a header page in front
- * of each block: free() of a foreign pointer must not read memory that
- * may not be mapped.
+ * shifting back (no tombstones).  Each table's array is mapped directly,
+ * so that its lock stays a leaf.  Two tables: the big blocks (their
+ * mapping's length) and, in checked mode, every class block's requested
+ * size (fe_sizes).
  */
-struct fe_big {
+struct fe_ent {
 	uintptr_t	 addr;		/* 0: empty */
-	size_t		 len;		/* the mapping's length */
+	size_t		 len;
 };
 
-static pthread_mutex_t	 big_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct fe_big	*big_tab;
-static size_t		 big_cap;	/* a power of two, or 0 */
-static unsigned		 big_shift;	/* log2(big_cap) */
-static size_t		 big_n;
+struct fe_tab {
+	pthread_mutex_t	 lock;
+	struct fe_ent	*ent;
+	size_t		 cap;		/* a power of two, or 0 */
+	unsigned	 shift;		/* log2(cap) */
+	size_t		 n;
+};
 
-/* big_home: the slot where a key's probe starts.  big_lock held. */
+static struct fe_tab	 fe_bigs = { .lock = PTHREAD_MUTEX_INITIALIZER };
+static struct fe_tab	 fe_sizes = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+/* tab_home: the slot where a key's probe starts.  t->lock held. */
 static size_t
-big_home(uintptr_t addr)
+tab_home(const struct fe_tab *t, uintptr_t addr)
 {
-	/* Fibonacci hashing of the page number. */
-	uint64_t h = (uint64_t)(addr >> 12) * UINT64_C(0x9e3779b97f4a7c15);
+	/* Fibonacci hashing of the address in 16-byte units. */
+	uint64_t h = (uint64_t)(addr >> 4) * UINT64_C(0x9e3779b97f4a7c15);
 
-	return (size_t)(h >> (64 - big_shift));
+	return (size_t)(h >> (64 - t->shift));
 }
 
-/* big_put: place an entry, known to be absent, in a table with room.  big_lock held. */
+/* tab_place: place an entry, known to be absent, in a table with room.  t->lock held. */
 static void
-big_put(struct fe_big *tab, size_t mask, struct fe_big e)
+tab_place(struct fe_tab *t, struct fe_ent e)
 {
-	size_t i = big_home(e.addr);
+	size_t mask = t->cap - 1, i = tab_home(t, e.addr);
 
-	while (tab[i].addr != 0)
+	while (t->ent[i].addr != 0)
 		i = (i + 1) & mask;
-	tab[i] = e;
+	t->ent[i] = e;
+	t->n++;
 }
 
 /*
- * big_grow: double the table (1024 entries to begin with).  big_lock
- * held.  False when no memory could be had; the table is unchanged then.
+ * tab_grow: double the table (1024 entries to begin with).  t->lock held.
+ * False when no memory could be had; the table is unchanged then.
  */
 static bool
-big_grow(void)
+tab_grow(struct fe_tab *t)
 {
-	size_t ncap = big_cap != 0 ? 2 * big_cap : 1024;
-	struct fe_big *ntab = mmap(NULL, ncap * sizeof(*ntab),
+	size_t ncap = t->cap != 0 ? 2 * t->cap : 1024;
+	struct fe_ent *nent = mmap(NULL, ncap * sizeof(*nent),
 	    PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
-	if (ntab == MAP_FAILED)
+	if (nent == MAP_FAILED)
 		return false;
-	struct fe_big *otab = big_tab;
-	size_t ocap = big_cap;
-	big_tab = ntab;
-	big_cap = ncap;
-	for (big_shift = 0; ((size_t)1 << big_shift) < ncap; big_shift++)
+	struct fe_ent *oent = t->ent;
+	size_t ocap = t->cap;
+	t->ent = nent;
+	t->cap = ncap;
+	t->n = 0;
+	for (t->shift = 0; ((size_t)1 << t->shift) < ncap; t->shift++)
 		continue;
 	for (size_t i = 0; i < ocap; i++) {
-		if (otab[i].addr != 0)
-			big_put(ntab, ncap - 1, otab[i]);
+		if (oent[i].addr != 0)
+			tab_place(t, oent[i]);
 	}
-	if (otab != NULL)
-		munmap(otab, ocap * sizeof(*otab));
+	if (oent != NULL)
+		munmap(oent, ocap * sizeof(*oent));
 	return true;
 }
 
-/* big_slot: the slot holding addr, or SIZE_MAX.  big_lock held. */
+/* tab_slot: the slot holding addr, or SIZE_MAX.  t->lock held. */
 static size_t
-big_slot(uintptr_t addr)
+tab_slot(const struct fe_tab *t, uintptr_t addr)
 {
-	if (big_cap == 0)
+	if (t->cap == 0)
 		return SIZE_MAX;
-	size_t mask = big_cap - 1;
-	for (size_t i = big_home(addr); big_tab[i].addr != 0; i = (i + 1) & mask) {
-		if (big_tab[i].addr == addr)
+	size_t mask = t->cap - 1;
+	for (size_t i = tab_home(t, addr); t->ent[i].addr != 0; i = (i + 1) & mask) {
+		if (t->ent[i].addr == addr)
 			return i;
 	}
 	return SIZE_MAX;
 }
 
-/* big_unslot: empty slot i, shifting later entries back.  big_lock held. */
+/* tab_unslot: empty slot i, shifting later entries back.  t->lock held. */
 static void
-big_unslot(size_t i)
+tab_unslot(struct fe_tab *t, size_t i)
 {
-	size_t mask = big_cap - 1;
+	size_t mask = t->cap - 1;
 
-	for (size_t j = (i + 1) & mask; big_tab[j].addr != 0; j = (j + 1) & mask) {
-		size_t k = big_home(big_tab[j].addr);
+	for (size_t j = (i + 1) & mask; t->ent[j].addr != 0; j = (j + 1) & mask) {
+		size_t k = tab_home(t, t->ent[j].addr);
 		/* j's entry may fill the hole unless its home lies in (i, j]. */
 		if (((j - k) & mask) >= ((j - i) & mask)) {
-			big_tab[i] = big_tab[j];
+			t->ent[i] = t->ent[j];
 			i = j;
 		}
 	}
-	big_tab[i].addr = 0;
-	big_n--;
+	t->ent[i].addr = 0;
+	t->n--;
 }
 
-/* big_insert: record a new big block.  Takes big_lock.  False: no memory. */
+/*
+ * tab_set: record len for p, replacing what p had.  Takes t->lock.
+ * False: no memory (nothing recorded).
+ */
 static bool
-big_insert(void *p, size_t len)
+tab_set(struct fe_tab *t, const void *p, size_t len)
 {
 	bool ok = true;
 
-	pthread_mutex_lock(&big_lock);
-	if ((big_n + 1) * 2 > big_cap)
-		ok = big_grow();
-	if (ok) {
-		big_put(big_tab, big_cap - 1, (struct fe_big){ (uintptr_t)p, len });
-		big_n++;
+	pthread_mutex_lock(&t->lock);
+	size_t i = tab_slot(t, (uintptr_t)p);
+	if (i != SIZE_MAX)
+		t->ent[i].len = len;
+	else {
+		if ((t->n + 1) * 2 > t->cap)
+			ok = tab_grow(t);
+		if (ok)
+			tab_place(t, (struct fe_ent){ (uintptr_t)p, len });
 	}
-	pthread_mutex_unlock(&big_lock);
+	pthread_mutex_unlock(&t->lock);
 	return ok;
 }
 
-/* big_len: the mapping length of big block p, or 0.  Takes big_lock. */
+/* tab_get: what p has recorded, or 0 (with `take`, forgotten too).  Takes t->lock. */
+static size_t
+tab_get(struct fe_tab *t, const void *p, bool take)
+{
+	pthread_mutex_lock(&t->lock);
+	size_t i = tab_slot(t, (uintptr_t)p);
+	size_t len = i != SIZE_MAX ? t->ent[i].len : 0;
+	if (take && i != SIZE_MAX)
+		tab_unslot(t, i);
+	pthread_mutex_unlock(&t->lock);
+	return len;
+}
+
+/*
+ * ---- Big blocks: a mapping each, found through fe_bigs. ----
+ * A table rather than a header page in front of each block: free() of a
+ * foreign pointer must not read memory that may not be mapped.
+ */
+
+/* big_len: the mapping length of big block p, or 0.  Takes fe_bigs.lock. */
 static size_t
 big_len(const void *p)
 {
-	pthread_mutex_lock(&big_lock);
-	size_t i = big_slot((uintptr_t)p);
-	size_t len = i != SIZE_MAX ? big_tab[i].len : 0;
-	pthread_mutex_unlock(&big_lock);
-	return len;
+	return tab_get(&fe_bigs, p, false);
 }
 
 /*
  * big_alloc: a mapping of at least n bytes (a page for 0) aligned to
  * `align` (a power of two), recorded, or NULL with errno ENOMEM.  Fresh
- * memory, zero-filled.  Takes big_lock to record it.
+ * memory, zero-filled.  Takes fe_bigs.lock to record it.
  */
 static void *
 big_alloc(size_t n, size_t align)
@@ -446,7 +483,7 @@ big_alloc(size_t n, size_t align)
 		if (p + len < m + len + extra)
 			munmap(p + len, (size_t)(m + len + extra - (p + len)));
 	}
-	if (!big_insert(p, len)) {
+	if (!tab_set(&fe_bigs, p, len)) {
 		munmap(p, len);
 		errno = ENOMEM;
 		return NULL;
@@ -455,18 +492,14 @@ big_alloc(size_t n, size_t align)
 }
 
 /*
- * big_free: unmap big block p; false if p is not one.  Takes big_lock to
- * unrecord it, unmaps without.
+ * big_free: unmap big block p; false if p is not one.  Takes fe_bigs.lock
+ * to unrecord it, unmaps without.
  */
 static bool
 big_free(void *p)
 {
-	pthread_mutex_lock(&big_lock);
-	size_t i = big_slot((uintptr_t)p);
-	size_t len = i != SIZE_MAX ? big_tab[i].len : 0;
-	if (i != SIZE_MAX)
-		big_unslot(i);
-	pthread_mutex_unlock(&big_lock);
+	size_t len = tab_get(&fe_bigs, p, true);
+
 	if (len == 0)
 		return false;
 	munmap(p, len);
@@ -476,8 +509,8 @@ big_free(void *p)
 /*
  * big_resize: big block p (of `len` bytes) resized to n bytes (n >
  * FE_CLASS_MAX) where the system can move mappings, its record updated in
- * the same hold of big_lock (the count of entries is unchanged, so the
- * update needs no memory); NULL with errno ENOMEM and p intact otherwise.
+ * the same hold of fe_bigs.lock (the count of entries is unchanged, so
+ * the update needs no memory); NULL with errno ENOMEM and p intact otherwise.
  * Without mremap(), a new block and a copy.
  */
 static void *
@@ -488,19 +521,19 @@ big_resize(void *p, size_t len, size_t n)
 	if (nlen == len)
 		return p;
 #ifdef MREMAP_MAYMOVE
-	pthread_mutex_lock(&big_lock);
-	size_t i = big_slot((uintptr_t)p);
+	struct fe_tab *t = &fe_bigs;
+	pthread_mutex_lock(&t->lock);
+	size_t i = tab_slot(t, (uintptr_t)p);
 	PC_ASSERT(i != SIZE_MAX);
 	void *q = mremap(p, len, nlen, MREMAP_MAYMOVE);
 	if (q == MAP_FAILED) {
-		pthread_mutex_unlock(&big_lock);
+		pthread_mutex_unlock(&t->lock);
 		errno = ENOMEM;
 		return NULL;
 	}
-	big_unslot(i);
-	big_put(big_tab, big_cap - 1, (struct fe_big){ (uintptr_t)q, nlen });
-	big_n++;
-	pthread_mutex_unlock(&big_lock);
+	tab_unslot(t, i);
+	tab_place(t, (struct fe_ent){ (uintptr_t)q, nlen });
+	pthread_mutex_unlock(&t->lock);
 	return q;
 #else
 	void *q = big_alloc(n, 0);
@@ -635,7 +668,8 @@ PC_NOINLINE static pcache_t *
 class_create(unsigned c)
 {
 	char name[PC_NAMELEN] = "malloc-", num[24];
-	struct pcache_config cfg = { .size = fe_size[c], .align = fe_align[c] };
+	struct pcache_config cfg = { .size = fe_size[c], .align = fe_align[c],
+	    .flags = fe_checked ? PCACHE_DEBUG : 0 };
 
 	strncat(name, fmt_size(num, sizeof(num), fe_size[c]),
 	    sizeof(name) - strlen(name) - 1);
@@ -682,6 +716,68 @@ class_get(unsigned c)
 }
 
 /*
+ * ---- Checked mode's exact bounds. ----
+ * A class block is up to a quarter bigger than asked for, and the
+ * library's redzone lies past the class size.  In checked mode the front
+ * end records each class block's requested size (fe_sizes) and fills the
+ * slack between it and the class size with FE_SLACK_BYTE, which free()
+ * and realloc() verify: an overrun by a single byte aborts, naming the
+ * block, its requested size and the offset, with the block's history.
+ */
+#define FE_SLACK_BYTE	0xc5
+
+/*
+ * chk_alloc: class block p of cache pc goes out for n bytes: fill its
+ * slack, record n.  Inside the front end.  Without memory for the record
+ * the block goes unchecked.
+ */
+static void
+chk_alloc(pcache_t *pc, void *p, size_t n)
+{
+	size_t usable = pcache_size(pc);
+
+	if (n < usable)
+		memset((unsigned char *)p + n, FE_SLACK_BYTE, usable - n);
+	(void)tab_set(&fe_sizes, p, n + 1);	/* 0 means no record */
+}
+
+/*
+ * chk_bounds: class block p of cache pc comes back (`forget`: for good):
+ * abort unless its slack is intact.  Returns the requested size, or
+ * SIZE_MAX when p has no record (a double free, an interior pointer: the
+ * library's checks say so next).
+ */
+static size_t
+chk_bounds(pcache_t *pc, const void *p, bool forget)
+{
+	size_t rec = tab_get(&fe_sizes, p, forget);
+
+	if (rec == 0)
+		return SIZE_MAX;
+	size_t n = rec - 1, usable = pcache_size(pc);
+	const unsigned char *c = p;
+	for (size_t i = n; i < usable; i++) {
+		if (c[i] != FE_SLACK_BYTE)
+			pc_panic(pc, p, "write past the end of a %zu-byte block "
+			    "at offset %zu", n, i);
+	}
+	return n;
+}
+
+/* class_alloc: class_get(c) for a request of n bytes, checked mode's bounds included. */
+static void *
+class_alloc(unsigned c, size_t n)
+{
+	void *p = class_get(c);
+
+	if (PC_UNLIKELY(fe_checked) && p != NULL)
+		/* Relaxed: class_get() made or found the cache (acquire). */
+		chk_alloc(atomic_load_explicit(&fe_cache[c], memory_order_relaxed),
+		    p, n);
+	return p;
+}
+
+/*
  * ---- Set-up, fork, and the guard. ----
  */
 
@@ -694,7 +790,8 @@ class_get(unsigned c)
 static void
 fe_fork_prepare(void)
 {
-	pthread_mutex_lock(&big_lock);
+	pthread_mutex_lock(&fe_bigs.lock);
+	pthread_mutex_lock(&fe_sizes.lock);
 	pc_sys_lock();
 }
 
@@ -702,14 +799,16 @@ static void
 fe_fork_parent(void)
 {
 	pc_sys_unlock();
-	pthread_mutex_unlock(&big_lock);
+	pthread_mutex_unlock(&fe_sizes.lock);
+	pthread_mutex_unlock(&fe_bigs.lock);
 }
 
 static void
 fe_fork_child(void)
 {
 	pc_sys_unlock();
-	pthread_mutex_unlock(&big_lock);
+	pthread_mutex_unlock(&fe_sizes.lock);
+	pthread_mutex_unlock(&fe_bigs.lock);
 }
 
 /*
@@ -739,6 +838,7 @@ fe_init(void)
 		fe_pagesize = (size_t)pg;
 	tables_init();
 	area_init();
+	fe_checked = pc_env_debug();
 	/* Before the library registers its own (first pcache_create()). */
 	(void)pthread_atfork(fe_fork_prepare, fe_fork_parent, fe_fork_child);
 	/*
@@ -841,7 +941,7 @@ fe_malloc_slow(size_t n)
 {
 	if (!fe_enter())
 		return boot_alloc(16, n);
-	void *p = n > FE_CLASS_MAX ? big_alloc(n, 0) : class_get(class_of(n));
+	void *p = n > FE_CLASS_MAX ? big_alloc(n, 0) : class_alloc(class_of(n), n);
 	fe_leave();
 	return p;
 }
@@ -890,7 +990,7 @@ fe_aligned(size_t align, size_t n)
 		unsigned c = class_of(need);
 		while (fe_align[c] < align)	/* ends at a power of two */
 			c++;
-		p = class_get(c);
+		p = class_alloc(c, n);
 	} else
 		p = big_alloc(n, align);
 	fe_leave();
@@ -908,6 +1008,8 @@ fe_put(pcache_t *pc, void *p)
 	unsigned char gate = fe_gate;
 
 	fe_gate = FE_IN;
+	if (PC_UNLIKELY(fe_checked))
+		(void)chk_bounds(pc, p, true);
 	pcache_put(pc, p);
 	fe_gate = gate;
 }
@@ -1029,8 +1131,12 @@ calloc(size_t n, size_t size)
 	size_t total = n * size;
 	void *p;
 	if (total <= FE_CLASS_MAX) {		/* malloc()'s fast path */
-		if ((p = fe_malloc(total)) != NULL)
-			fe_zero(p, total);
+		if ((p = fe_malloc(total)) != NULL) {
+			if (PC_UNLIKELY(fe_checked))
+				memset(p, 0, total);	/* not the slack */
+			else
+				fe_zero(p, total);
+		}
 		return p;
 	}
 	if (!fe_enter())
@@ -1060,8 +1166,12 @@ realloc(void *p, size_t n)
 	pcache_t *pc;
 	bool big;
 	size_t usable = fe_usable(p, "realloc", &pc, &big);
-	if (pc != NULL && n <= usable && n >= usable / 2)
+	if (pc != NULL && n <= usable && n >= usable / 2) {
+		if (PC_UNLIKELY(fe_checked) &&
+		    chk_bounds(pc, p, false) != SIZE_MAX)
+			chk_alloc(pc, p, n);
 		return p;
+	}
 	if (big && n > FE_CLASS_MAX)
 		return big_resize(p, usable, n);
 	void *q = fe_malloc(n);
@@ -1146,14 +1256,26 @@ pvalloc(size_t n)
 	return fe_aligned(fe_pagesize, len);
 }
 
-/* malloc_usable_size: the bytes usable at p; 0 for NULL; aborts for a foreign pointer. */
+/*
+ * malloc_usable_size: the bytes usable at p (in checked mode, the size
+ * asked for: the slack past it is checked); 0 for NULL; aborts for a
+ * foreign pointer.
+ */
 size_t
 malloc_usable_size(void *p)
 {
 	pcache_t *pc;
 	bool big;
 
-	return p == NULL ? 0 : fe_usable(p, "malloc_usable_size", &pc, &big);
+	if (p == NULL)
+		return 0;
+	size_t usable = fe_usable(p, "malloc_usable_size", &pc, &big);
+	if (PC_UNLIKELY(fe_checked) && pc != NULL) {
+		size_t n = chk_bounds(pc, p, false);
+		if (n != SIZE_MAX)
+			usable = n;
+	}
+	return usable;
 }
 
 /*

@@ -5,6 +5,8 @@
  * mode to be seen):
  *   double-free     free() twice
  *   overrun         write past the end of a 64-byte block, then free it
+ *   overrun-in-class  write one byte past a 60-byte block (inside its
+ *                   64-byte class), then free it
  *   use-after-free  write into a freed block, then allocate until the
  *                   block would be handed out again
  *   foreign         free() a pointer malloc never returned
@@ -36,6 +38,11 @@ main(int argc, char **argv)
 		for (int i = 0; i < 72; i++)
 			q[i] = 'x';
 		free(p);
+	} else if (strcmp(how, "overrun-in-class") == 0) {
+		char *r = malloc(60);
+		sink = r;
+		((char *)sink)[60] = 'x';
+		free(r);
 	} else if (strcmp(how, "use-after-free") == 0) {
 		free(p);
 		((char *volatile)sink)[3] = 'x';
@@ -45,7 +52,8 @@ main(int argc, char **argv)
 		sink = not_ours + 8;
 		free(sink);
 	} else {
-		fprintf(stderr, "usage: misuse double-free|overrun|use-after-free|foreign\n");
+		fprintf(stderr, "usage: misuse double-free|overrun|overrun-in-class|"
+		    "use-after-free|foreign\n");
 		return 2;
 	}
 	return 0;

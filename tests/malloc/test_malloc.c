@@ -81,13 +81,16 @@ all_zero(const unsigned char *p, size_t n)
 	return true;
 }
 
-/* This library's malloc is the program's: glibc would say 104 here. */
+/*
+ * This library's malloc is the program's: glibc would say 104 here (and
+ * checked mode the size asked for, since it checks the rest).
+ */
 START_TEST(test_ours)
 {
 	void *p = malloc(100);
 
 	ck_assert_ptr_nonnull(p);
-	ck_assert_uint_eq(malloc_usable_size(p), 112);
+	ck_assert_uint_eq(malloc_usable_size(p), getenv("PCACHE_DEBUG") ? 100 : 112);
 	free(p);
 	ck_assert_uint_eq(malloc_usable_size(NULL), 0);
 }
@@ -238,7 +241,7 @@ START_TEST(test_aligned)
 			size_t n = sizes[k];
 			ck_assert_int_eq(posix_memalign(&p, a, n), 0);
 			ck_assert(aligned(p, a));
-			ck_assert_uint_ge(malloc_usable_size(p), n > 0 ? n : 1);
+			ck_assert_uint_ge(malloc_usable_size(p), n);
 			memset(p, 0x5a, n);
 			free(p);
 			p = aligned_alloc(a, n);
@@ -587,6 +590,57 @@ free_other_span(void)
 	free(hide(p + ((size_t)1 << (sizeof(void *) > 4 ? 36 : 28)) + 8));
 }
 
+/* overrun_in_class: one byte past a 60-byte block, inside its 64-byte class. */
+static void
+overrun_in_class(void)
+{
+	char *p = hide(malloc(60));		/* the compiler must not see the overrun */
+
+	((volatile char *)p)[60] = 'x';		/* nor drop the store */
+	free(p);
+}
+
+/* overrun_then_realloc: the same, found by realloc() growing the block in place. */
+static void
+overrun_then_realloc(void)
+{
+	char *p = hide(malloc(50));
+
+	((volatile char *)p)[50] = 'x';
+	p = realloc(p, 60);
+	free(p);
+}
+
+/*
+ * Checked mode knows each block's requested size: a write one byte past
+ * it aborts at free() or realloc() although the class has room; a block
+ * grown or shrunk in place by realloc() is checked against its new size.
+ * Without checked mode the same writes go unseen (the class has room).
+ */
+START_TEST(test_exact_bounds)
+{
+	if (getenv("PCACHE_DEBUG") == NULL) {
+		overrun_in_class();
+		overrun_then_realloc();
+		return;
+	}
+	expect_abort(overrun_in_class, "write past the end of a 60-byte block at offset 60");
+	expect_abort(overrun_then_realloc, "write past the end of a 50-byte block at offset 50");
+	char *p = malloc(40);				/* the 48-byte class */
+	memset(p, 1, 40);
+	p = realloc(p, 48);				/* in place: 48 now usable */
+	ck_assert_uint_eq(malloc_usable_size(p), 48);
+	memset(p, 2, 48);
+	p = realloc(p, 30);				/* in place again: 30 */
+	ck_assert_uint_eq(malloc_usable_size(p), 30);
+	free(p);
+	p = calloc(1, 33);
+	ck_assert_uint_eq(malloc_usable_size(p), 33);
+	ck_assert(all_zero((unsigned char *)p, 33));
+	free(p);
+}
+END_TEST
+
 START_TEST(test_bad_pointers)
 {
 	expect_abort(free_foreign, "free(): pointer 0x");
@@ -616,6 +670,7 @@ main(void)
 	tcase_add_test(tc, test_fork);
 	tcase_add_test(tc, test_dlopen);
 	tcase_add_test(tc, test_bad_pointers);
+	tcase_add_test(tc, test_exact_bounds);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
