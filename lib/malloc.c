@@ -11,11 +11,11 @@
  * header in front of the block:
  *   - a request of up to FE_CLASS_MAX bytes is an object of the cache of
  *     its size class (the table below; docs/design.md), created on first
- *     use; pcache_of() names the cache of a pointer through the library's
- *     page map, and pcache_put() gives it back;
- *   - a larger request is a mapping of its own, recorded in a hash table
- *     keyed by address (the "big" table), which free() consults when
- *     pcache_of() says no;
+ *     use with its region at the class's place in the class area, so that
+ *     the pointer's place names the class (objects of a class that
+ *     outgrew its place are found through the page map, pcache_of());
+ *   - a larger request is a mapping of its own, recorded in an address
+ *     table (fe_bigs), which free() consults when neither says yes;
  *   - a request made before the front end is ready, or from inside the
  *     front end (the library calling the C library or hwloc, which call
  *     malloc), is carved from the bootstrap arena: a static array, then
@@ -27,7 +27,7 @@
  * one call malloc before this library's constructor runs; those calls
  * are served from the arena.  The constructor then sets the front end up
  * (fe_init()): fork handlers, the machine's topology (hwloc, which itself
- * calls malloc), the first cache.  A thread-local depth counter marks the
+ * calls malloc), the first cache.  A thread-local byte (fe_gate) marks the
  * threads inside the front end: their nested calls go to the arena
  * instead of recursing into a cache whose lock they may hold, or into a
  * pthread_once() that is running.  Other threads that call malloc while
