@@ -132,8 +132,15 @@ self_phdr(struct dl_phdr_info *info, size_t size, void *arg)
 			hi = e > hi ? e : hi;
 		}
 	}
-	if (!mine || hi == 0)
+	if (!mine)
 		return 0;
+	/*
+	 * In the main program (a static link) the library's code cannot be
+	 * told from the program's: record nothing, so that every frame is
+	 * kept rather than all the program's skipped.
+	 */
+	if (hi == 0 || info->dlpi_name == NULL || info->dlpi_name[0] == '\0')
+		return 1;
 	/* Relaxed: the same values whoever finds them; read only as a hint. */
 	atomic_store_explicit(&self_lo, lo, memory_order_relaxed);
 	atomic_store_explicit(&self_hi, hi, memory_order_relaxed);
@@ -156,7 +163,8 @@ self_find(void)
 /*
  * take_frames: the innermost PC_DBG_FRAMES frames of the caller of the
  * library into r (the library's own skipped where its code can be told
- * apart: not when the program links it statically).
+ * apart: not when the program links it statically, whose records keep
+ * the innermost frames, the library's first).
  */
 static void
 take_frames(struct pc_txrec *r)
@@ -171,7 +179,7 @@ take_frames(struct pc_txrec *r)
 	while (first < n && (uintptr_t)all[first] - lo < hi - lo)
 		first++;
 	if (first == n)
-		first = 0;		/* all ours: a static link */
+		first = 0;		/* every frame the library's: keep them */
 #endif
 	r->nframes = n - first < PC_DBG_FRAMES ? n - first : PC_DBG_FRAMES;
 	memcpy(r->frames, all + first, (size_t)r->nframes * sizeof(void *));

@@ -135,8 +135,8 @@ static bool		 fe_checked;
  * created for its class (fe_span_taken): a second one, made by a thread
  * that lost the race to create it, goes anywhere.
  */
-#define FE_SPAN_SHIFT_MAX	30		/* 64 GiB a class */
-#define FE_SPAN_SHIFT_MIN	30		/* 1 GiB a class */
+#define FE_SPAN_SHIFT_MAX	36		/* 64 GiB a class */
+#define FE_SPAN_SHIFT_MIN	24		/* 16 MiB a class */
 #define FE_AREA_ALIGN		((size_t)1 << 22)	/* any class's slab */
 
 static uintptr_t	 fe_area;
@@ -223,9 +223,10 @@ boot_carve(unsigned char *arena, size_t cap, atomic_size_t *used,
 		return NULL;
 	for (;;) {
 		size_t user = (old + BOOT_HDR + align - 1) & ~(align - 1);
-		if (user > cap || cap - user < n)
+		if (user > cap || cap - user < (n > 16 ? n : 16))
 			return NULL;
-		size_t end = (user + n + 15) & ~(size_t)15;
+		/* At least 16 bytes: calloc() clears that much of a block. */
+		size_t end = (user + (n > 16 ? n : 16) + 15) & ~(size_t)15;
 		/* Relaxed: as above; the block is published by the caller. */
 		if (atomic_compare_exchange_weak_explicit(used, &old, end,
 		    memory_order_relaxed, memory_order_relaxed)) {
@@ -464,7 +465,7 @@ big_alloc(size_t n, size_t align)
 	if (n == 0)			/* an aligned request of 0 bytes */
 		n = 1;
 
-	if (n > SIZE_MAX / 2 - extra) {
+	if (extra > SIZE_MAX / 4 || n > SIZE_MAX / 2 - extra) {
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -610,17 +611,24 @@ fmt_size(char *buf, size_t len, size_t v)
 }
 
 /*
- * area_init: reserve the class area (see fe_area), as large as the
- * address space allows down to FE_SPAN_SHIFT_MIN; none at all on a 32-bit
- * one.  Inaccessible until a class's cache maps its region over its span.
- * Run once by fe_init(), before the front end is ready.
+ * area_init: reserve the class area (see fe_area): spans of at most what
+ * PCACHE_REGION allows a region (no area for PCACHE_REGION=0) and at most
+ * 64 GiB, smaller where the address space refuses, down to
+ * FE_SPAN_SHIFT_MIN; none at all on a 32-bit system.  Inaccessible until a
+ * class's cache maps its region over its span.  Run once by fe_init(),
+ * before the front end is ready.
  */
 static void
 area_init(void)
 {
-	if (sizeof(void *) < 8)
+	uint64_t most = pc_region_env_bytes();
+	unsigned top = FE_SPAN_SHIFT_MAX;
+
+	if (sizeof(void *) < 8 || most == 0)
 		return;
-	for (unsigned sh = FE_SPAN_SHIFT_MAX; sh >= FE_SPAN_SHIFT_MIN; sh--) {
+	while (top > FE_SPAN_SHIFT_MIN && ((uint64_t)1 << top) > most)
+		top--;
+	for (unsigned sh = top; sh >= FE_SPAN_SHIFT_MIN; sh--) {
 		size_t len = (size_t)FE_NCLASS << sh;
 		char *m = mmap(NULL, len + FE_AREA_ALIGN, PROT_NONE, MAP_PRIVATE |
 		    MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -653,8 +661,17 @@ fe_class_cache(const void *p)
 	 * Relaxed: an object of the class reached the caller after the
 	 * cache was published (class_create()'s release).
 	 */
-	return atomic_load_explicit(&fe_cache[off >> fe_span_shift],
+	pcache_t *pc = atomic_load_explicit(&fe_cache[off >> fe_span_shift],
 	    memory_order_relaxed);
+	/*
+	 * Only inside the cache's region: a class whose cache was placed
+	 * elsewhere (it lost the race to create the class) leaves its span
+	 * unused, and a hole a failed mapping left there may hold another
+	 * mapping (a big block); those pointers take the slow path.
+	 */
+	if (pc == NULL || (uintptr_t)p - pc->region.base >= pc->region.len)
+		return NULL;
+	return pc;
 }
 
 /*
@@ -1066,7 +1083,9 @@ fe_free(void *p, const char *call)
 /*
  * fe_usable: the usable size of the block p (non-NULL) and where it came
  * from: *pcp its cache, or NULL for a big block (*bigp true) or a
- * bootstrap one.  Aborts for a foreign pointer, naming `call`.
+ * bootstrap one.  Aborts for a foreign pointer, naming `call`, and for
+ * anything in a class's memory that is not the start of an object there
+ * (the ownership check pcache_put() makes), before anything reads it.
  */
 static size_t
 fe_usable(void *p, const char *call, pcache_t **pcp, bool *bigp)
@@ -1076,8 +1095,10 @@ fe_usable(void *p, const char *call, pcache_t **pcp, bool *bigp)
 	*pcp = NULL;
 	*bigp = false;
 	if ((*pcp = fe_class_cache(p)) != NULL ||
-	    (*pcp = pcache_of(p)) != NULL)
+	    (*pcp = pcache_of(p)) != NULL) {
+		pc_obj_check(*pcp, p);
 		return pcache_size(*pcp);
+	}
 	if (boot_owns(p))
 		return boot_size(p);
 	if ((len = big_len(p)) == 0)
@@ -1167,9 +1188,13 @@ realloc(void *p, size_t n)
 	bool big;
 	size_t usable = fe_usable(p, "realloc", &pc, &big);
 	if (pc != NULL && n <= usable && n >= usable / 2) {
-		if (PC_UNLIKELY(fe_checked) &&
-		    chk_bounds(pc, p, false) != SIZE_MAX)
+		if (PC_UNLIKELY(fe_checked)) {
+			/* No record: freed (or its record could not be made). */
+			if (chk_bounds(pc, p, false) == SIZE_MAX)
+				pc_panic(pc, p, "realloc of a block that is not "
+				    "allocated (freed?)");
 			chk_alloc(pc, p, n);
+		}
 		return p;
 	}
 	if (big && n > FE_CLASS_MAX)

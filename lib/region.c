@@ -17,15 +17,15 @@
 #define REGION_MAX_SLABS	((size_t)1 << 20)
 
 /*
- * env_region_bytes: the most a cache may reserve: REGION_MAX_BYTES, or
+ * pc_region_env_bytes: the most a cache may reserve: REGION_MAX_BYTES, or
  * less when PCACHE_REGION gives a size (a number of bytes, with an
  * optional k, m or g); 0 (none) for "0".  Smaller reservations are for
  * address spaces that are limited (RLIMIT_AS) or slow to reserve in
  * (emulators that track every page of a mapping); slabs past the region
  * are mapped one by one.
  */
-static uint64_t
-env_region_bytes(void)
+uint64_t
+pc_region_env_bytes(void)
 {
 	const char *env = getenv("PCACHE_REGION");
 	char *end;
@@ -70,7 +70,7 @@ bool
 pc_region_init(struct pc_region *r, size_t slabsize, unsigned ndom,
     void *at, size_t atlen)
 {
-	uint64_t most = env_region_bytes();
+	uint64_t most = pc_region_env_bytes();
 
 	memset(r, 0, sizeof(*r));
 	if (sizeof(void *) < 8 || most == 0)

@@ -51,6 +51,7 @@ struct pc_region {
 	bool		 placed;	/* map lies in the caller's reservation */
 };
 
+uint64_t	 pc_region_env_bytes(void);
 bool		 pc_region_init(struct pc_region *r, size_t slabsize, unsigned ndom,
 		    void *at, size_t atlen);
 void		 pc_region_fini(struct pc_region *r);

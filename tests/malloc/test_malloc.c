@@ -641,8 +641,28 @@ START_TEST(test_exact_bounds)
 }
 END_TEST
 
+/* usable_inside, realloc_inside: a class block's interior, before anything reads it. */
+static void
+usable_inside(void)
+{
+	char *p = malloc(64);
+
+	(void)malloc_usable_size(hide(p + 16));
+}
+
+static void
+realloc_inside(void)
+{
+	char *p = malloc(64);
+	void *volatile q = realloc(hide(p + 16), 32);
+
+	(void)q;
+}
+
 START_TEST(test_bad_pointers)
 {
+	expect_abort(usable_inside, "not the start of an object");
+	expect_abort(realloc_inside, "not the start of an object");
 	expect_abort(free_foreign, "free(): pointer 0x");
 	expect_abort(free_inside, "not the start of an object");
 	expect_abort(realloc_foreign, "realloc(): pointer 0x");
