@@ -704,6 +704,11 @@ class_create(unsigned c)
 	}
 	pcache_t *pc = pc_create_placed(name, &cfg, sizeof(cfg), at, span);
 	pcache_t *old = NULL;
+	/*
+	 * On failure the span stays taken: a failed MAP_FIXED may have left
+	 * a hole there that another mapping fills, which a retry's MAP_FIXED
+	 * would clobber.  The class is then made elsewhere.
+	 */
 	if (pc == NULL)
 		return NULL;
 	/* Release: the cache is set up before a thread finds it; acquire: the winner's is. */
