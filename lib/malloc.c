@@ -720,23 +720,6 @@ class_create(unsigned c)
 	return pc;
 }
 
-/* class_get: an object of class c, or NULL with errno ENOMEM.  Inside the front end. */
-static inline void *
-class_get(unsigned c)
-{
-	/* Acquire: pairs with class_create()'s release. */
-	pcache_t *pc = atomic_load_explicit(&fe_cache[c], memory_order_acquire);
-	void *p;
-
-	if (PC_UNLIKELY(pc == NULL) && (pc = class_create(c)) == NULL) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	if ((p = pcache_get(pc, PCACHE_WAITOK)) == NULL)
-		errno = ENOMEM;
-	return p;
-}
-
 /*
  * ---- Checked mode's exact bounds. ----
  * A class block is up to a quarter bigger than asked for, and the
@@ -786,16 +769,28 @@ chk_bounds(pcache_t *pc, const void *p, bool forget)
 	return n;
 }
 
-/* class_alloc: class_get(c) for a request of n bytes, checked mode's bounds included. */
+/*
+ * class_alloc: an object of class c for a request of n bytes (its bounds
+ * recorded in checked mode), the class's cache made if need be; NULL with
+ * errno ENOMEM.  Inside the front end.
+ */
 static void *
 class_alloc(unsigned c, size_t n)
 {
-	void *p = class_get(c);
+	/* Acquire: pairs with class_create()'s release. */
+	pcache_t *pc = atomic_load_explicit(&fe_cache[c], memory_order_acquire);
+	void *p;
 
-	if (PC_UNLIKELY(fe_checked) && p != NULL)
-		/* Relaxed: class_get() made or found the cache (acquire). */
-		chk_alloc(atomic_load_explicit(&fe_cache[c], memory_order_relaxed),
-		    p, n);
+	if (PC_UNLIKELY(pc == NULL) && (pc = class_create(c)) == NULL) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	if ((p = pcache_get(pc, PCACHE_WAITOK)) == NULL) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (PC_UNLIKELY(fe_checked))
+		chk_alloc(pc, p, n);
 	return p;
 }
 

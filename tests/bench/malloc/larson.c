@@ -90,21 +90,13 @@ main(int argc, char **argv)
 		}
 	}
 	pthread_barrier_init(&round_barrier, NULL, nthreads);
-	pthread_t *tid = calloc(nthreads, sizeof(*tid));
-	double t0 = mb_now();
-	deadline = t0 + secs;
-	for (unsigned t = 0; t < nthreads; t++)
-		pthread_create(&tid[t], NULL, worker, (void *)(uintptr_t)t);
-	for (unsigned t = 0; t < nthreads; t++)
-		pthread_join(tid[t], NULL);
-	double t1 = mb_now();
-	mb_report("larson", nthreads, atomic_load(&total_ops), t1 - t0);
+	double wall = mb_run(nthreads, worker, secs, &deadline);
+	mb_report("larson", nthreads, atomic_load(&total_ops), wall);
 	for (unsigned t = 0; t < nthreads; t++) {
 		for (size_t k = 0; k < nslots; k++)
 			free(sets[t].slot[k]);
 		free(sets[t].slot);
 	}
 	free(sets);
-	free(tid);
 	return 0;
 }

@@ -44,6 +44,31 @@ mb_rand(uint64_t *s)
 	return x * UINT64_C(0x2545f4914f6cdd1d);
 }
 
+/*
+ * mb_run: n threads running fn((void *)i), i < n, all joined; sets
+ * *deadline to the start plus secs before the first starts.  Returns the
+ * wall seconds from then to the last join.  Exits if a thread cannot be
+ * started (the figures would mean nothing).
+ */
+static inline double
+mb_run(unsigned n, void *(*fn)(void *), double secs, double *deadline)
+{
+	pthread_t *tid = calloc(n, sizeof(*tid));
+	double t0 = mb_now();
+
+	if (tid == NULL)
+		exit(2);
+	*deadline = t0 + secs;
+	for (unsigned t = 0; t < n; t++) {
+		if (pthread_create(&tid[t], NULL, fn, (void *)(uintptr_t)t) != 0)
+			exit(2);
+	}
+	for (unsigned t = 0; t < n; t++)
+		pthread_join(tid[t], NULL);
+	free(tid);
+	return mb_now() - t0;
+}
+
 /* mb_arg: argv[i] as a number, or dflt when absent. */
 static inline double
 mb_arg(int argc, char **argv, int i, double dflt)

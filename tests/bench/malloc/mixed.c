@@ -105,17 +105,10 @@ main(int argc, char **argv)
 	for (unsigned t = 0; t < nthreads; t++)
 		inbox[t] = calloc(HANDOFF, sizeof(void *));
 	pthread_barrier_init(&round_barrier, NULL, nthreads);
-	pthread_t *tid = calloc(nthreads, sizeof(*tid));
-	double t0 = mb_now();
-	deadline = t0 + secs;
-	for (unsigned t = 0; t < nthreads; t++)
-		pthread_create(&tid[t], NULL, worker, (void *)(uintptr_t)t);
-	for (unsigned t = 0; t < nthreads; t++)
-		pthread_join(tid[t], NULL);
-	mb_report("mixed", nthreads, atomic_load(&total_ops), mb_now() - t0);
+	double wall = mb_run(nthreads, worker, secs, &deadline);
+	mb_report("mixed", nthreads, atomic_load(&total_ops), wall);
 	for (unsigned t = 0; t < nthreads; t++)
 		free(inbox[t]);
 	free(inbox);
-	free(tid);
 	return 0;
 }

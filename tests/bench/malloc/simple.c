@@ -48,14 +48,7 @@ main(int argc, char **argv)
 	run_len = (unsigned)mb_arg(argc, argv, 3, 100);
 	if (nthreads == 0 || run_len == 0)
 		return 2;
-	pthread_t *tid = calloc(nthreads, sizeof(*tid));
-	double t0 = mb_now();
-	deadline = t0 + secs;
-	for (unsigned t = 0; t < nthreads; t++)
-		pthread_create(&tid[t], NULL, worker, NULL);
-	for (unsigned t = 0; t < nthreads; t++)
-		pthread_join(tid[t], NULL);
-	mb_report("simple", nthreads, atomic_load(&total_ops), mb_now() - t0);
-	free(tid);
+	double wall = mb_run(nthreads, worker, secs, &deadline);
+	mb_report("simple", nthreads, atomic_load(&total_ops), wall);
 	return 0;
 }
